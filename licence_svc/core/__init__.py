@@ -1,0 +1,1 @@
+"""Pure core: no Flask, no peewee, no file or clock access."""

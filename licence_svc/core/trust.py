@@ -1,0 +1,47 @@
+"""Which keys the platform trusts to sign which licence kinds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+
+from .pki import key_id
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    cert: x509.Certificate
+    department_code: str
+    department_name: str
+    kinds: frozenset[str]
+    withdrawn_reason: str | None = None
+
+    @property
+    def kid(self) -> bytes:
+        return key_id(self.cert)
+
+
+@dataclass(frozen=True)
+class TrustStore:
+    """The root and the department certificates it issued, indexed by QR key id."""
+
+    root: x509.Certificate
+    issuers: Mapping[bytes, TrustedIssuer] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, root: x509.Certificate, issuers: Iterable[TrustedIssuer]) -> TrustStore:
+        """Keep only certificates the root really issued: a row in a database is not trust."""
+        kept: dict[bytes, TrustedIssuer] = {}
+        for issuer in issuers:
+            try:
+                issuer.cert.verify_directly_issued_by(root)
+            except (InvalidSignature, ValueError, TypeError):
+                continue
+            kept[issuer.kid] = issuer
+        return cls(root, kept)
+
+    def by_cert(self, cert: x509.Certificate) -> TrustedIssuer | None:
+        return self.issuers.get(key_id(cert))

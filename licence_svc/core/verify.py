@@ -1,0 +1,291 @@
+"""The verification pipeline: evidence in, a report with a verdict and every check out.
+
+Pure: the trust store, the time and the register's view of the licence are passed in, so the
+CLI and the HTTP endpoint give identical reports. A forgery is a successful check, not an error;
+only evidence that cannot be read at all raises UnreadableEvidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from ..errors import UnreadableEvidence
+from . import cose
+from .kinds import KINDS
+from .payload import Claims, data_digest, payload_from_text
+from .pdfinspect import PdfFindings, inspect_pdf
+from .trust import TrustedIssuer, TrustStore
+
+# Verdicts, worst first: the first failing stage decides.
+VALID = "valid"
+VERDICTS = ("tampered", "forged", "untrusted", "revoked", "suspended", "superseded", "expired", VALID)
+
+# Check names, in pipeline order.
+FORMAT, SIGNATURE, ISSUER_TRUSTED, ISSUER_AUTHORISED = "format", "signature", "issuer_trusted", "issuer_authorised"
+NOT_EXPIRED, STATUS, PDF_INTEGRITY, PDF_MATCHES_RECORD = "not_expired", "status", "pdf_integrity", "pdf_matches_record"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool | None  # None: not checked (offline, or an earlier stage failed)
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "passed": self.passed, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class RecordView:
+    """What the register knows about a licence; ``None`` where verification runs offline."""
+
+    identifier: str
+    status: str  # valid / suspended / revoked / superseded
+    data_digest: str  # hex
+    qr_text: str
+    pdf_sha256: str
+    status_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Report:
+    verdict: str
+    checks: tuple[Check, ...]
+    licence: dict[str, Any] | None
+    checked_at: datetime
+    evidence: str  # qr or pdf
+    register_consulted: bool
+
+    @property
+    def valid(self) -> bool:
+        return self.verdict == VALID
+
+    @property
+    def reasons(self) -> list[str]:
+        return [c.reason for c in self.checks if c.passed is False]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "valid": self.valid,
+            "evidence": self.evidence,
+            "checks": [c.as_dict() for c in self.checks],
+            "licence": self.licence,
+            "checked_at": self.checked_at.isoformat(),
+            "register_consulted": self.register_consulted,
+        }
+
+
+@dataclass
+class _Run:
+    checks: list[Check] = field(default_factory=list)
+    verdict: str = VALID
+
+    def ok(self, name: str, reason: str) -> None:
+        self.checks.append(Check(name, True, reason))
+
+    def fail(self, name: str, verdict: str, reason: str) -> None:
+        self.checks.append(Check(name, False, reason))
+        if VERDICTS.index(verdict) < VERDICTS.index(self.verdict):
+            self.verdict = verdict
+
+    def skip(self, name: str, reason: str) -> None:
+        self.checks.append(Check(name, None, reason))
+
+
+def _iso(ts: int | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat()
+
+
+def _summary(claims: Claims, issuer: TrustedIssuer | None) -> dict[str, Any]:
+    spec = KINDS[claims.kind]
+    return {
+        "identifier": claims.identifier,
+        "kind": claims.kind,
+        "kind_label": spec.label,
+        "issuer": {"code": claims.issuer, "name": issuer.department_name if issuer else None},
+        "holder": claims.holder,
+        "issued_at": _iso(claims.issued_at),
+        "expires_at": _iso(claims.expires_at),
+    }
+
+
+def _check_claims(
+    run: _Run,
+    signed: bytes,
+    *,
+    trust: TrustStore,
+    now: datetime,
+) -> tuple[Claims | None, TrustedIssuer | None]:
+    """Stages 1-5: format, key id, signature, authorisation, expiry."""
+    # 1. Format: COSE_Sign1 with ES256 and version-1 claims (an unknown version is unreadable).
+    try:
+        msg = cose.parse_sign1(signed)
+    except cose.CoseFormatError as exc:
+        run.fail(FORMAT, "tampered", f"payload is damaged: {exc}")
+        return None, None
+    claims = Claims.from_cbor_or_none(msg.payload)  # an unknown format version raises: unreadable
+    if claims is None:
+        run.fail(FORMAT, "tampered", "payload claims are damaged")
+        return None, None
+    run.ok(FORMAT, "signed payload format 1 (COSE_Sign1, ES256)")
+    # 2. Key id: must name a certificate the platform root issued.
+    issuer = trust.issuers.get(msg.kid)
+    if issuer is None:
+        run.fail(ISSUER_TRUSTED, "untrusted", f"signing key {msg.kid.hex()} is not on the platform trust list")
+        run.skip(SIGNATURE, "not checked: signing key unknown")
+        return claims, None
+    # 3. Signature over the claims.
+    public_key = issuer.cert.public_key()
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or not cose.verify_sign1(msg, public_key):
+        run.fail(SIGNATURE, "forged", "signature does not match the payload")
+        return claims, issuer
+    run.ok(SIGNATURE, "ES256 signature verifies")
+    if issuer.withdrawn_reason:
+        run.fail(ISSUER_TRUSTED, "untrusted", f"signing key withdrawn: {issuer.withdrawn_reason}")
+    elif not (issuer.cert.not_valid_before_utc.timestamp() <= claims.issued_at <= issuer.cert.not_valid_after_utc.timestamp()):
+        run.fail(ISSUER_TRUSTED, "untrusted", "licence issued outside the signing certificate's validity")
+    else:
+        run.ok(ISSUER_TRUSTED, f"signed by {issuer.department_name} (key {msg.kid.hex()})")
+    # 4. The signer is the claimed issuer and may issue this kind.
+    if issuer.department_code != claims.issuer:
+        run.fail(ISSUER_AUTHORISED, "forged", "payload names another issuer than the signing key's department")
+    elif claims.kind not in issuer.kinds:
+        run.fail(ISSUER_AUTHORISED, "untrusted", f"{issuer.department_name} is not authorised to issue {KINDS[claims.kind].label}")
+    else:
+        run.ok(ISSUER_AUTHORISED, f"{issuer.department_name} may issue {KINDS[claims.kind].label}")
+    # 5. Expiry.
+    if claims.expires_at is not None and now.timestamp() > claims.expires_at:
+        run.fail(NOT_EXPIRED, "expired", f"expired on {_iso(claims.expires_at)}")
+    else:
+        run.ok(NOT_EXPIRED, "no expiry (长期)" if claims.expires_at is None else f"valid until {_iso(claims.expires_at)}")
+    return claims, issuer
+
+
+_STATUS_VERDICTS = {"revoked": "revoked", "suspended": "suspended", "superseded": "superseded"}
+_STATUS_TEXT = {"revoked": "已吊销/注销", "suspended": "已暂停", "superseded": "已被新版本取代"}
+
+
+def _check_status(run: _Run, claims: Claims | None, record: RecordView | None, consulted: bool) -> None:
+    """6. Register status; offline verification says so rather than guessing."""
+    if not consulted:
+        run.skip(STATUS, "not checked: offline verification (no register)")
+        return
+    if claims is None:
+        run.skip(STATUS, "not checked: payload unreadable")
+        return
+    if record is None:
+        run.fail(STATUS, "forged", "no such licence in the register")
+        return
+    if record.status in _STATUS_VERDICTS:
+        why = f": {record.status_reason}" if record.status_reason else ""
+        run.fail(STATUS, _STATUS_VERDICTS[record.status], f"licence {record.status} ({_STATUS_TEXT[record.status]}){why}")
+    else:
+        run.ok(STATUS, "licence is in force in the register")
+
+
+def verify_qr(
+    text: str,
+    *,
+    trust: TrustStore,
+    now: datetime,
+    lookup: Callable[[str], RecordView | None] | None = None,
+) -> Report:
+    """Verify scanned QR text. ``lookup`` consults the register; without it the check is offline."""
+    signed = payload_from_text(text)
+    run = _Run()
+    claims, issuer = _check_claims(run, signed, trust=trust, now=now)
+    record = lookup(claims.identifier) if (lookup and claims) else None
+    _check_status(run, claims, record, lookup is not None)
+    if claims and record and record.data_digest != claims.digest.hex():
+        run.fail(STATUS, "forged", "payload's data digest differs from the register's record")
+    return Report(run.verdict, tuple(run.checks), _summary(claims, issuer) if claims else None, now, "qr", lookup is not None)
+
+
+def _attachment(findings: PdfFindings) -> dict[str, Any] | None:
+    if findings.attachment is None:
+        return None
+    try:
+        doc = json.loads(findings.attachment)
+    except ValueError:
+        return None
+    if not (isinstance(doc, dict) and isinstance(doc.get("data"), dict) and isinstance(doc.get("qr_text"), str)):
+        return None
+    return doc
+
+
+def verify_pdf(
+    pdf: bytes,
+    *,
+    trust: TrustStore,
+    now: datetime,
+    lookup: Callable[[str], RecordView | None] | None = None,
+) -> Report:
+    """Verify a licence PDF: its PAdES signature against the platform root, its embedded data and
+    QR payload, and (with ``lookup``) that it is the very file the register holds."""
+    findings = inspect_pdf(pdf, root=trust.root)
+    run = _Run()
+    # 7. PDF integrity: one signature, whole file covered, nothing appended, certification intact.
+    problems = []
+    if findings.parse_error:
+        problems.append(findings.parse_error)
+    else:
+        if findings.signature_count != 1:
+            problems.append(f"{findings.signature_count} signatures where exactly one is expected")
+        if not (findings.intact and findings.valid):
+            problems.append("signature does not match the document bytes")
+        if not findings.whole_file:
+            problems.append("signature does not cover the whole file (content added after signing)")
+        if not findings.unmodified:
+            problems.append("document modified after signing")
+        if not findings.certified_no_changes:
+            problems.append("certification level (DocMDP no changes) broken")
+    if problems:
+        run.fail(PDF_INTEGRITY, "tampered", "; ".join(problems))
+    elif not findings.trusted:
+        run.fail(PDF_INTEGRITY, "untrusted", "signing certificate does not chain to the platform root")
+    elif trust.by_cert(findings.signer_cert) is None:  # type: ignore[arg-type]
+        run.fail(PDF_INTEGRITY, "untrusted", "signing certificate is not a platform department certificate")
+    else:
+        stamped = "time-stamped" if findings.timestamped else "NOT time-stamped"
+        run.ok(PDF_INTEGRITY, f"PAdES certification signature intact, whole file covered, {stamped}")
+        if not findings.timestamped:
+            run.fail(PDF_INTEGRITY, "tampered", "time-stamp missing or invalid")
+    doc = _attachment(findings)
+    if doc is None:
+        run.fail(FORMAT, "tampered", "embedded licence data (licence.json) missing or damaged")
+        _check_status(run, None, None, lookup is not None)
+        return Report(run.verdict, tuple(run.checks), None, now, "pdf", lookup is not None)
+    claims, issuer = _check_claims(run, payload_from_text(doc["qr_text"]), trust=trust, now=now)
+    if claims is not None:
+        if data_digest(doc["data"]) != claims.digest or doc.get("identifier") != claims.identifier:
+            run.fail(FORMAT, "tampered", "embedded data does not match the signed QR payload")
+        pdf_issuer = trust.by_cert(findings.signer_cert) if findings.signer_cert else None
+        if issuer and pdf_issuer and pdf_issuer.department_code != issuer.department_code:
+            run.fail(ISSUER_AUTHORISED, "forged", "PDF signed by another department than the QR")
+    record = lookup(claims.identifier) if (lookup and claims) else None
+    _check_status(run, claims, record, lookup is not None)
+    if lookup is None:
+        run.skip(PDF_MATCHES_RECORD, "not checked: offline verification (no register)")
+    elif record is not None and claims is not None:
+        mismatches = []
+        if record.data_digest != data_digest(doc["data"]).hex():
+            mismatches.append("data")
+        if record.qr_text != doc["qr_text"]:
+            mismatches.append("QR")
+        if record.pdf_sha256 != hashlib.sha256(pdf).hexdigest():
+            mismatches.append("file digest")
+        if mismatches:
+            run.fail(PDF_MATCHES_RECORD, "tampered", f"differs from the register's record: {', '.join(mismatches)}")
+        else:
+            run.ok(PDF_MATCHES_RECORD, "embedded data, QR and file match the register's record")
+    else:
+        run.skip(PDF_MATCHES_RECORD, "not checked: no record")
+    return Report(run.verdict, tuple(run.checks), _summary(claims, issuer) if claims else None, now, "pdf", lookup is not None)
