@@ -1,0 +1,3 @@
+from licence_svc.cli import main
+
+main()

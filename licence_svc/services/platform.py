@@ -1,0 +1,94 @@
+"""The running platform: settings, database, key store and PDF store, opened once per process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from cryptography import x509
+
+from ..config import Settings
+from ..core.pdfsign import PdfSigner
+from ..core.pki import Credentials, credit_code_of
+from ..core.trust import TrustedIssuer, TrustStore
+from ..errors import ConfigurationError
+from ..storage import db
+from ..storage.keystore import KeyStore
+from ..storage.models import Department, SigningKey
+from ..storage.pdfstore import FileSystemPdfStore, PdfStore
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    keys: KeyStore
+    pdfs: PdfStore
+    _signers: dict[str, tuple[PdfSigner, Credentials]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, *, create_schema: bool = False) -> Platform:
+        settings = settings or Settings.from_env()
+        db.open_database(settings.database_url)
+        if create_schema:
+            db.create_schema()
+        return cls(settings, KeyStore(settings.keys_dir, settings.key_passphrase), FileSystemPdfStore(settings.pdf_dir))
+
+    def check_ready(self) -> None:
+        """Refuse to serve with unsafe or missing keys."""
+        self.keys.check_permissions()
+        if not self.keys.has_root():
+            raise ConfigurationError("platform keys missing: run `python cli.py init`")
+
+    def trust_store(self) -> TrustStore:
+        """Every department certificate the root issued, withdrawn ones marked, from the register."""
+        root = self.keys.root_cert()
+        issuers = []
+        for row in SigningKey.select(SigningKey, Department).join(Department):
+            cert = x509.load_pem_x509_certificate(row.cert_pem.encode("ascii"))
+            issuers.append(
+                TrustedIssuer(
+                    cert=cert,
+                    department_code=row.department.code,
+                    department_name=row.department.name,
+                    kinds=frozenset(row.department.kind_list),
+                    withdrawn_reason=row.withdrawn_reason if row.withdrawn_at else None,
+                )
+            )
+        return TrustStore.build(root, issuers)
+
+    def signer_for(self, department: Department) -> tuple[SigningKey, PdfSigner, Credentials]:
+        """The department's active key, loaded once per process (building a signer is not free)."""
+        row = (
+            SigningKey.select()
+            .where((SigningKey.department == department.code) & SigningKey.active & SigningKey.withdrawn_at.is_null())
+            .order_by(SigningKey.created_at.desc())
+            .first()
+        )
+        if row is None:
+            raise ConfigurationError(f"department {department.code} has no active signing key: run `python cli.py init`")
+        with self._lock:
+            cached = self._signers.get(row.kid)
+            if cached is None:
+                cert = x509.load_pem_x509_certificate(row.cert_pem.encode("ascii"))
+                if credit_code_of(cert) != department.code:
+                    raise ConfigurationError(f"signing key {row.kid} does not belong to {department.code}")
+                creds = self.keys.department(department.code, row.kid, cert)
+                tsa = None if self.settings.tsa_url else self.keys.tsa()
+                signer = PdfSigner.build(
+                    creds,
+                    department_name=department.name,
+                    root=self.keys.root_cert(),
+                    tsa=tsa,
+                    tsa_url=self.settings.tsa_url,
+                )
+                cached = self._signers[row.kid] = (signer, creds)
+        return row, cached[0], cached[1]

@@ -1,0 +1,1 @@
+"""Persistence: the database (peewee only here), key files and the PDF store."""

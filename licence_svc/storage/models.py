@@ -1,0 +1,72 @@
+"""Tables. Personal data lives in ``Licence.data_json`` only; nothing else repeats it."""
+
+from __future__ import annotations
+
+import peewee
+
+from .db import database
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database
+
+
+class Department(BaseModel):
+    code = peewee.CharField(max_length=18, primary_key=True)  # unified social credit code
+    name = peewee.CharField(max_length=100)
+    kinds = peewee.CharField(max_length=200)  # comma-separated licence kinds it may issue
+    created_at = peewee.DateTimeField()
+
+    @property
+    def kind_list(self) -> list[str]:
+        return [k for k in self.kinds.split(",") if k]
+
+
+class SigningKey(BaseModel):
+    """A department signing certificate; its private key is a file under keys/."""
+
+    kid = peewee.CharField(max_length=16, primary_key=True)  # hex of the 8-byte key id
+    department = peewee.ForeignKeyField(Department, backref="signing_keys", on_delete="RESTRICT")
+    cert_pem = peewee.TextField()
+    active = peewee.BooleanField(default=True)
+    created_at = peewee.DateTimeField()
+    withdrawn_at = peewee.DateTimeField(null=True)
+    withdrawn_reason = peewee.CharField(max_length=200, null=True)
+
+
+class Licence(BaseModel):
+    identifier = peewee.CharField(max_length=100, primary_key=True)
+    serial = peewee.CharField(max_length=32)
+    version = peewee.IntegerField()
+    kind = peewee.CharField(max_length=32)
+    issuer = peewee.ForeignKeyField(Department, backref="licences", on_delete="RESTRICT")
+    kid = peewee.CharField(max_length=16)
+    status = peewee.CharField(max_length=16, default="valid")
+    holder = peewee.CharField(max_length=18, index=True)  # first holder id number / credit code
+    data_json = peewee.TextField()
+    data_digest = peewee.CharField(max_length=64)
+    qr_text = peewee.TextField()
+    pdf_key = peewee.CharField(max_length=200)
+    pdf_sha256 = peewee.CharField(max_length=64)
+    issued_at = peewee.DateTimeField(index=True)
+    expires_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("serial", "version"), True), (("issuer", "kind", "issued_at"), False))
+
+
+class ApiToken(BaseModel):
+    """A department API client's bearer token; only its SHA-256 is kept."""
+
+    token_id = peewee.CharField(max_length=16, primary_key=True)
+    department = peewee.ForeignKeyField(Department, backref="tokens", on_delete="CASCADE")
+    token_hash = peewee.CharField(max_length=64, unique=True)
+    kinds = peewee.CharField(max_length=200)
+    label = peewee.CharField(max_length=100, default="")
+    created_at = peewee.DateTimeField()
+    expires_at = peewee.DateTimeField(null=True)
+    revoked_at = peewee.DateTimeField(null=True)
+
+
+ALL_MODELS: list[type[BaseModel]] = [Department, SigningKey, Licence, ApiToken]
