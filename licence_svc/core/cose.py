@@ -42,8 +42,10 @@ def _sig_structure(protected: bytes, payload: bytes) -> bytes:
 
 def sign1(payload: bytes, key: ec.EllipticCurvePrivateKey, kid: bytes) -> bytes:
     """Sign ``payload``; the result is the tagged COSE_Sign1 CBOR."""
-    protected = cbor2.dumps({ALG: ES256, KID: kid})
-    der = key.sign(_sig_structure(protected, payload), ec.ECDSA(hashes.SHA256()))
+    protected = cbor2.dumps({ALG: ES256, KID: kid}, canonical=True)
+    # RFC 6979 deterministic ECDSA: no dependence on the RNG at signing time, and reproducible
+    # test vectors (docs/qr-format.md).
+    der = key.sign(_sig_structure(protected, payload), ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
     r, s = decode_dss_signature(der)
     signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     return cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))

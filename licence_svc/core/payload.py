@@ -70,7 +70,7 @@ class Claims:
         }
         if self.expires_at is not None:
             claims[K_EXPIRES] = self.expires_at
-        return cbor2.dumps(claims)
+        return cbor2.dumps(claims, canonical=True)  # deterministic encoding (RFC 8949 §4.2)
 
     @classmethod
     def from_cbor(cls, raw: bytes) -> Claims:

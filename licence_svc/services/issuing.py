@@ -1,7 +1,8 @@
 """Issuing a licence: validate, authorise, sign the QR payload, render, certify, store.
 
 The PDF is written (atomically) before the record is committed: a crash in between leaves at
-most an orphan file that no register entry vouches for, never a record without its PDF.
+most an orphan file that no register entry vouches for (verification then says so), never a
+record without its PDF. On a database error the file stays: the commit may have gone through.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
-import peewee
-
 from ..core import fonts
 from ..core.identifiers import new_licence_id
 from ..core.kinds import KindSpec, get_kind, validate
@@ -21,9 +20,9 @@ from ..core.masking import mask_name
 from ..core.payload import Claims, canonical_json, data_digest, qr_text, sign_claims
 from ..core.pdfsign import sha256_hex, sign_licence_pdf
 from ..core.render import RenderRequest, render_pdf
-from ..errors import InvalidInput, NotAuthorised, Unavailable
-from ..storage import db
-from ..storage.models import Department, Licence
+from ..errors import Conflict, InvalidInput, NotAuthorised, Unavailable
+from ..storage.licences import insert_licence
+from ..storage.models import Department
 from ..storage.pdfstore import pdf_key
 from .platform import Platform, utcnow
 
@@ -74,10 +73,7 @@ def issue(
 ) -> Issued:
     """Mint one licence. Raises InvalidInput (every field problem at once), NotAuthorised, Unavailable."""
     spec = get_kind(kind)
-    try:
-        dept = resolve_department(spec, department)
-    except peewee.OperationalError as exc:
-        raise Unavailable("the register is unavailable") from exc
+    dept = resolve_department(spec, department)
     clean = validate(spec.name, data, can_render=fonts.can_render)
     key_row, signer, creds = platform.signer_for(dept)
     now = now or utcnow()
@@ -127,8 +123,7 @@ def issue(
         sha = sha256_hex(pdf)
         platform.pdfs.put(key, pdf)
         try:
-            with db.database.atomic():
-                Licence.create(
+            insert_licence(
                     identifier=identifier,
                     serial=lid.serial,
                     version=lid.version,
@@ -145,12 +140,9 @@ def issue(
                     issued_at=now,
                     expires_at=datetime.fromtimestamp(claims.expires_at, timezone.utc) if claims.expires_at else None,
                 )
-        except peewee.IntegrityError:
-            platform.pdfs.delete(key)
+        except Conflict:
+            platform.pdfs.delete(key)  # certainly not inserted: this identifier belongs to another licence
             continue
-        except peewee.OperationalError as exc:
-            platform.pdfs.delete(key)
-            raise Unavailable("the register is unavailable; nothing was issued") from exc
         log.info("issued licence", extra={"identifier": identifier, "kind": spec.name, "issuer": dept.code})
         return Issued(identifier, spec.name, lid.version, "valid", now, text, pdf, sha)
     raise Unavailable("could not allocate a unique identifier")

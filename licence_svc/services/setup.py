@@ -136,6 +136,11 @@ def create_token(department_code: str, kinds: list[str], *, label: str = "") -> 
     return token
 
 
+def has_demo_departments() -> bool:
+    codes = [demo_code(first17) for first17, _, _ in DEMO_DEPARTMENTS]
+    return Department.select().where(Department.code.in_(codes)).exists()
+
+
 def list_departments() -> list[dict[str, object]]:
     return [
         {"code": d.code, "name": d.name, "kinds": d.kind_list}

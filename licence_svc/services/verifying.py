@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..core.verify import RecordView, Report, verify_pdf, verify_qr
-from ..storage.models import Licence
+from ..storage.licences import find_licence
 from .platform import Platform, utcnow
 
 
 def lookup_record(identifier: str) -> RecordView | None:
-    row = Licence.get_or_none(Licence.identifier == identifier)
+    row = find_licence(identifier)
     if row is None:
         return None
     return RecordView(
