@@ -1,0 +1,35 @@
+"""HTTP surface: the app factory. Views are thin: parse, call one service, render."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from ..config import PROJECT_ROOT, Settings
+from ..services.platform import Platform
+from ..services.setup import has_demo_departments
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app; refuses to start when private keys are missing or readable by others."""
+    platform = Platform.open(settings, create_schema=True)
+    platform.check_ready()
+    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"), static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.config["JSON_AS_ASCII"] = False
+    app.extensions["licence_platform"] = platform
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    from . import problems, public
+
+    problems.register(app)
+    app.register_blueprint(public.bp)
+
+    if has_demo_departments():
+        log.warning("DEMO departments and keys are in use: never issue real licences with them")
+    return app

@@ -1,0 +1,3 @@
+from licence_svc.web import create_app
+
+app = create_app()
