@@ -18,10 +18,13 @@ import click
 from cryptography.hazmat.primitives import serialization
 
 from .errors import InvalidInput, LicenceError
+from .services import lifecycle, trustdocs
 from .services import setup as setup_service
 from .services.issuing import issue as issue_licence
 from .services.platform import Platform
-from .services.verifying import check_pdf, check_qr
+from .core.verify import Report
+from .services.verifying import check_pdf, check_qr, check_qr_with, offline_sources
+from .storage.keystore import KeyStore
 
 
 def _domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -39,6 +42,21 @@ def _domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(exc.exit_code)
 
     return wrapper
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError as exc:
+        raise InvalidInput.single("data", f"file {path} not found") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput.single("data", f"not UTF-8 JSON: {exc}") from exc
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data)
+    tmp.replace(path)
 
 
 def _platform(*, create_schema: bool = False) -> Platform:
@@ -118,32 +136,121 @@ def departments_add(code: str, name: str, kinds: str) -> None:
 @_domain_errors
 def issue(kind: str, data_file: Path, department: str | None, out_file: Path) -> None:
     """Issue one licence; prints its identifier alone on the last line."""
-    try:
-        data = json.loads(data_file.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError as exc:
-        raise InvalidInput.single("data", f"file {data_file} not found") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput.single("data", f"not UTF-8 JSON: {exc}") from exc
+    data = _read_json(data_file)
     platform = _platform()
     platform.check_ready()
     issued = issue_licence(platform, kind=kind, data=data, department=department)
-    tmp = out_file.with_name(out_file.name + ".part")
-    tmp.write_bytes(issued.pdf)
-    tmp.replace(out_file)
+    _write_atomically(out_file, issued.pdf)
     click.echo(f"issued {issued.kind} version {issued.version:03d}; PDF written to {out_file}", err=True)
     click.echo(issued.identifier)
+
+
+def _actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _status_command(name: str, action: Callable[..., Any], doc: str) -> None:
+    @main.command(name, help=doc)
+    @click.argument("identifier")
+    @click.option("--reason", required=True, help="Why; recorded with who and when, and shown by verification.")
+    @_domain_errors
+    def command(identifier: str, reason: str) -> None:
+        _platform()
+        row = action(identifier.strip(), reason=reason, actor=_actor())
+        click.echo(f"{row.identifier} is now {row.status}")
+
+
+_status_command("revoke", lifecycle.revoke, "Revoke a licence (吊销/注销); final.")
+_status_command("suspend", lifecycle.suspend, "Suspend a licence until reinstated.")
+_status_command("reinstate", lifecycle.reinstate, "Reinstate a suspended licence.")
+
+
+@main.command()
+@click.argument("identifier")
+@click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The complete new field set, JSON.")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write the new PDF.")
+@_domain_errors
+def change(identifier: str, data_file: Path, out_file: Path) -> None:
+    """Issue the next version of a licence (变更); the old version becomes superseded."""
+    data = _read_json(data_file)
+    platform = _platform()
+    platform.check_ready()
+    issued = lifecycle.new_version(platform, identifier.strip(), data=data, actor=_actor())
+    _write_atomically(out_file, issued.pdf)
+    click.echo(f"issued version {issued.version:03d}; {identifier.strip()} is superseded", err=True)
+    click.echo(issued.identifier)
+
+
+@main.command("rotate-key")
+@click.argument("department")
+@_domain_errors
+def rotate_key(department: str) -> None:
+    """Give a department a new signing key; licences signed with the old one still verify."""
+    kid = setup_service.rotate_key(_platform(), department.strip().upper())
+    click.echo(f"new signing key {kid} for {department}")
+
+
+@main.command("withdraw-key")
+@click.argument("kid")
+@click.option("--reason", required=True)
+@_domain_errors
+def withdraw_key(kid: str, reason: str) -> None:
+    """Withdraw a signing key: every licence signed with it fails verification with the reason."""
+    _platform()
+    setup_service.withdraw_key(kid.strip(), reason=reason)
+    click.echo(f"signing key {kid} withdrawn")
+
+
+@main.command("trust-list")
+@_domain_errors
+def trust_list() -> None:
+    """Print the signed trust list (JSON) for offline verifiers."""
+    click.echo(json.dumps(trustdocs.signed_trust_list(_platform()), indent=1))
+
+
+@main.command("status-list")
+@_domain_errors
+def status_list() -> None:
+    """Print the signed status list (JSON) for offline verifiers."""
+    click.echo(json.dumps(trustdocs.signed_status_list(_platform()), indent=1))
 
 
 @main.command()
 @click.argument("pdf_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--qr", "qr", default=None, help="QR text as scanned (the link or its payload).")
 @click.option("--offline", is_flag=True, help="Check only signatures and trust, not the register's status.")
+@click.option("--trust-list", "trust_file", type=click.Path(dir_okay=False, path_type=Path), help="With --qr: verify with this signed trust list only (no register, no database).")
+@click.option("--status-list", "status_file", type=click.Path(dir_okay=False, path_type=Path), help="With --trust-list: take status from this signed status list.")
+@click.option("--root", "root_file", type=click.Path(dir_okay=False, path_type=Path), help="Root certificate (PEM) the lists must be signed by; default the platform's.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @_domain_errors
-def verify(pdf_file: Path | None, qr: str | None, offline: bool, as_json: bool) -> None:
+def verify(
+    pdf_file: Path | None,
+    qr: str | None,
+    offline: bool,
+    trust_file: Path | None,
+    status_file: Path | None,
+    root_file: Path | None,
+    as_json: bool,
+) -> None:
     """Verify a licence PDF or a scanned QR text; exit 0 only when it is valid."""
     if (pdf_file is None) == (qr is None):
         raise InvalidInput.single("evidence", "give either a PDF file or --qr TEXT")
+    if trust_file is not None:
+        if qr is None:
+            raise InvalidInput.single("trust-list", "offline lists verify QR texts (--qr)")
+        root = KeyStore.read_cert(root_file) if root_file else _platform().keys.root_cert()
+        trust, source = offline_sources(
+            root, _read_json(trust_file), _read_json(status_file) if status_file else None
+        )
+        report = check_qr_with(qr, trust, source)
+        _print_report(report, as_json)
+        sys.exit(0 if report.valid else 1)
     platform = _platform()
     if qr is not None:
         report = check_qr(platform, qr, offline=offline)
@@ -154,6 +261,11 @@ def verify(pdf_file: Path | None, qr: str | None, offline: bool, as_json: bool) 
         except OSError as exc:
             raise InvalidInput.single("file", f"cannot read {pdf_file}: {exc.strerror}") from exc
         report = check_pdf(platform, pdf, offline=offline)
+    _print_report(report, as_json)
+    sys.exit(0 if report.valid else 1)
+
+
+def _print_report(report: Report, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
@@ -164,7 +276,6 @@ def verify(pdf_file: Path | None, qr: str | None, offline: bool, as_json: bool) 
         if report.licence:
             lic = report.licence
             click.echo(f"licence: {lic['identifier']} {lic['kind_label']} holder {lic['holder']} issuer {lic['issuer']['name'] or lic['issuer']['code']}")
-    sys.exit(0 if report.valid else 1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,7 +27,7 @@ from .kinds import KINDS, KINDS_BY_CBOR
 FORMAT_VERSION = 1
 # Claim keys (CBOR map keys), fixed by format version 1. The identifier travels as serial and
 # version: its kind code and issuer code follow from the kind and issuer claims (docs/qr-format.md).
-K_FORMAT, K_SERIAL, K_VERSION, K_KIND, K_ISSUER, K_ISSUED, K_EXPIRES, K_HOLDER, K_DIGEST = range(9)
+K_FORMAT, K_SERIAL, K_VERSION, K_KIND, K_ISSUER, K_ISSUED, K_EXPIRES, K_HOLDER, K_DIGEST, K_STATUS = range(10)
 
 _SERIAL = re.compile(r"^[0-9A-Z]{8,32}$")
 _ISSUER = re.compile(r"^[0-9A-Z]{18}$")
@@ -53,6 +53,7 @@ class Claims:
     expires_at: int | None  # None: no expiry (长期)
     holder: str  # masked name
     digest: bytes  # SHA-256 of canonical_json(data)
+    status_index: int | None = None  # position in the issuer's signed status list
 
     def to_cbor(self) -> bytes:
         lid = parse_licence_id(self.identifier)
@@ -68,6 +69,8 @@ class Claims:
             K_HOLDER: self.holder,
             K_DIGEST: self.digest,
         }
+        if self.status_index is not None:
+            claims[K_STATUS] = self.status_index
         if self.expires_at is not None:
             claims[K_EXPIRES] = self.expires_at
         return cbor2.dumps(claims, canonical=True)  # deterministic encoding (RFC 8949 §4.2)
@@ -94,13 +97,14 @@ class Claims:
             and (expires is None or isinstance(expires, int))
             and isinstance(obj.get(K_HOLDER), str)
             and isinstance(obj.get(K_DIGEST), bytes)
+            and (obj.get(K_STATUS) is None or (isinstance(obj.get(K_STATUS), int) and obj[K_STATUS] >= 0))
         )
         if not types_ok or kind is None:
             raise UnreadableEvidence("QR claims are missing or of the wrong type")
         if not (_SERIAL.match(obj[K_SERIAL]) and 1 <= obj[K_VERSION] <= 999 and _ISSUER.match(obj[K_ISSUER])):
             raise UnreadableEvidence("QR claims hold a malformed serial, version or issuer")
         identifier = str(LicenceId(kind.kind_code, obj[K_ISSUER], obj[K_SERIAL], obj[K_VERSION]))
-        return cls(identifier, kind.name, obj[K_ISSUER], obj[K_ISSUED], expires, obj[K_HOLDER], obj[K_DIGEST])
+        return cls(identifier, kind.name, obj[K_ISSUER], obj[K_ISSUED], expires, obj[K_HOLDER], obj[K_DIGEST], obj.get(K_STATUS))
 
 
     @classmethod

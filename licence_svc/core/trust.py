@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -30,9 +31,10 @@ class TrustStore:
 
     root: x509.Certificate
     issuers: Mapping[bytes, TrustedIssuer] = field(default_factory=dict)
+    as_of: datetime | None = None  # when this view of trust was taken
 
     @classmethod
-    def build(cls, root: x509.Certificate, issuers: Iterable[TrustedIssuer]) -> TrustStore:
+    def build(cls, root: x509.Certificate, issuers: Iterable[TrustedIssuer], *, as_of: datetime | None = None) -> TrustStore:
         """Keep only certificates the root really issued: a row in a database is not trust."""
         kept: dict[bytes, TrustedIssuer] = {}
         for issuer in issuers:
@@ -41,7 +43,7 @@ class TrustStore:
             except (InvalidSignature, ValueError, TypeError):
                 continue
             kept[issuer.kid] = issuer
-        return cls(root, kept)
+        return cls(root, kept, as_of)
 
     def by_cert(self, cert: x509.Certificate) -> TrustedIssuer | None:
         return self.issuers.get(key_id(cert))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..errors import UnreadableEvidence
@@ -21,11 +22,24 @@ from . import cose
 from .kinds import KINDS
 from .payload import Claims, data_digest, payload_from_text
 from .pdfinspect import PdfFindings, inspect_pdf
+from .statuslist import StatusList
 from .trust import TrustedIssuer, TrustStore
 
 # Verdicts, worst first: the first failing stage decides.
 VALID = "valid"
 VERDICTS = ("tampered", "forged", "untrusted", "revoked", "suspended", "superseded", "expired", VALID)
+
+# What a person reads: the verdict in Chinese, as the verify pages and reports show it.
+VERDICT_LABELS = {
+    "valid": "有效",
+    "revoked": "已吊销",
+    "suspended": "已暂停使用",
+    "superseded": "已变更（非最新版本）",
+    "expired": "已过期",
+    "tampered": "已被篡改",
+    "forged": "伪造",
+    "untrusted": "签发方不可信",
+}
 
 # Check names, in pipeline order.
 FORMAT, SIGNATURE, ISSUER_TRUSTED, ISSUER_AUTHORISED = "format", "signature", "issuer_trusted", "issuer_authorised"
@@ -52,6 +66,8 @@ class RecordView:
     qr_text: str
     pdf_sha256: str
     status_reason: str = ""
+    holder_id_masked: str = ""
+    superseded_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,7 +77,9 @@ class Report:
     licence: dict[str, Any] | None
     checked_at: datetime
     evidence: str  # qr or pdf
-    register_consulted: bool
+    status_source: str | None  # register, status_list, or None when status was not checked
+    status_as_of: datetime | None
+    trust_as_of: datetime | None
 
     @property
     def valid(self) -> bool:
@@ -74,12 +92,17 @@ class Report:
     def as_dict(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict,
+            "verdict_label": VERDICT_LABELS[self.verdict],
             "valid": self.valid,
             "evidence": self.evidence,
             "checks": [c.as_dict() for c in self.checks],
             "licence": self.licence,
             "checked_at": self.checked_at.isoformat(),
-            "register_consulted": self.register_consulted,
+            "freshness": {
+                "trust_as_of": self.trust_as_of.isoformat() if self.trust_as_of else None,
+                "status_source": self.status_source,
+                "status_as_of": self.status_as_of.isoformat() if self.status_as_of else None,
+            },
         }
 
 
@@ -173,40 +196,74 @@ _STATUS_VERDICTS = {"revoked": "revoked", "suspended": "suspended", "superseded"
 _STATUS_TEXT = {"revoked": "已吊销/注销", "suspended": "已暂停", "superseded": "已被新版本取代"}
 
 
-def _check_status(run: _Run, claims: Claims | None, record: RecordView | None, consulted: bool) -> None:
-    """6. Register status; offline verification says so rather than guessing."""
-    if not consulted:
-        run.skip(STATUS, "not checked: offline verification (no register)")
-        return
+@dataclass(frozen=True)
+class StatusSource:
+    """Where status comes from: the register (online) or a signed status list (offline)."""
+
+    lookup: Callable[[str], RecordView | None] | None = None
+    status_list: StatusList | None = None
+    as_of: datetime | None = None
+
+    @property
+    def name(self) -> str | None:
+        return "register" if self.lookup else ("status_list" if self.status_list else None)
+
+
+OFFLINE = StatusSource()
+
+
+def _status_verdict(run: _Run, status: str, reason: str, where: str) -> None:
+    if status in _STATUS_VERDICTS:
+        why = f": {reason}" if reason else ""
+        run.fail(STATUS, _STATUS_VERDICTS[status], f"licence {status} ({_STATUS_TEXT[status]}){why}")
+    else:
+        run.ok(STATUS, f"licence is in force ({where})")
+
+
+def _check_status(run: _Run, claims: Claims | None, source: StatusSource) -> RecordView | None:
+    """6. Status from the register, else from a signed status list; offline says so rather than guessing."""
     if claims is None:
         run.skip(STATUS, "not checked: payload unreadable")
-        return
-    if record is None:
-        run.fail(STATUS, "forged", "no such licence in the register")
-        return
-    if record.status in _STATUS_VERDICTS:
-        why = f": {record.status_reason}" if record.status_reason else ""
-        run.fail(STATUS, _STATUS_VERDICTS[record.status], f"licence {record.status} ({_STATUS_TEXT[record.status]}){why}")
-    else:
-        run.ok(STATUS, "licence is in force in the register")
+        return None
+    if source.lookup is not None:
+        record = source.lookup(claims.identifier)
+        if record is None:
+            run.fail(STATUS, "forged", "no such licence in the register")
+            return None
+        _status_verdict(run, record.status, record.status_reason, "register")
+        if record.data_digest != claims.digest.hex():
+            run.fail(STATUS, "forged", "payload's data digest differs from the register's record")
+        return record
+    if source.status_list is not None:
+        if claims.status_index is None:
+            run.skip(STATUS, "not checked: payload carries no status list position")
+            return None
+        status = source.status_list.status(claims.issuer, claims.status_index)
+        if status is None:
+            run.skip(STATUS, "not checked: position not covered by the status list (list older than the licence?)")
+        else:
+            _status_verdict(run, status, "", f"status list of {source.status_list.issued_at}")
+        return None
+    run.skip(STATUS, "not checked: offline verification (no register or status list)")
+    return None
 
 
-def verify_qr(
-    text: str,
-    *,
-    trust: TrustStore,
-    now: datetime,
-    lookup: Callable[[str], RecordView | None] | None = None,
-) -> Report:
-    """Verify scanned QR text. ``lookup`` consults the register; without it the check is offline."""
+def _report(run: _Run, claims: Claims | None, issuer: TrustedIssuer | None, record: RecordView | None, *, now: datetime, evidence: str, trust: TrustStore, source: StatusSource) -> Report:
+    licence = _summary(claims, issuer) if claims else None
+    if licence is not None and record is not None:
+        licence["holder_id"] = record.holder_id_masked
+        licence["superseded_by"] = record.superseded_by
+    status_as_of = now if source.lookup else source.as_of
+    return Report(run.verdict, tuple(run.checks), licence, now, evidence, source.name, status_as_of, trust.as_of)
+
+
+def verify_qr(text: str, *, trust: TrustStore, now: datetime, source: StatusSource = OFFLINE) -> Report:
+    """Verify scanned QR text; ``source`` says where status comes from (none: offline)."""
     signed = payload_from_text(text)
     run = _Run()
     claims, issuer = _check_claims(run, signed, trust=trust, now=now)
-    record = lookup(claims.identifier) if (lookup and claims) else None
-    _check_status(run, claims, record, lookup is not None)
-    if claims and record and record.data_digest != claims.digest.hex():
-        run.fail(STATUS, "forged", "payload's data digest differs from the register's record")
-    return Report(run.verdict, tuple(run.checks), _summary(claims, issuer) if claims else None, now, "qr", lookup is not None)
+    record = _check_status(run, claims, source)
+    return _report(run, claims, issuer, record, now=now, evidence="qr", trust=trust, source=source)
 
 
 def _attachment(findings: PdfFindings) -> dict[str, Any] | None:
@@ -226,11 +283,15 @@ def verify_pdf(
     *,
     trust: TrustStore,
     now: datetime,
-    lookup: Callable[[str], RecordView | None] | None = None,
+    source: StatusSource = OFFLINE,
+    inspect: Callable[[bytes, x509.Certificate], PdfFindings] | None = None,
 ) -> Report:
     """Verify a licence PDF: its PAdES signature against the platform root, its embedded data and
-    QR payload, and (with ``lookup``) that it is the very file the register holds."""
-    findings = inspect_pdf(pdf, root=trust.root)
+    QR payload, and (with the register as ``source``) that it is the very file the register holds.
+
+    ``inspect`` runs pyhanko; callers handling uploads pass one that runs in a constrained process.
+    """
+    findings = (inspect or _inspect_here)(pdf, trust.root)
     run = _Run()
     # 7. PDF integrity: one signature, whole file covered, nothing appended, certification intact.
     problems = []
@@ -261,8 +322,8 @@ def verify_pdf(
     doc = _attachment(findings)
     if doc is None:
         run.fail(FORMAT, "tampered", "embedded licence data (licence.json) missing or damaged")
-        _check_status(run, None, None, lookup is not None)
-        return Report(run.verdict, tuple(run.checks), None, now, "pdf", lookup is not None)
+        _check_status(run, None, source)
+        return _report(run, None, None, None, now=now, evidence="pdf", trust=trust, source=source)
     claims, issuer = _check_claims(run, payload_from_text(doc["qr_text"]), trust=trust, now=now)
     if claims is not None:
         if data_digest(doc["data"]) != claims.digest or doc.get("identifier") != claims.identifier:
@@ -270,9 +331,8 @@ def verify_pdf(
         pdf_issuer = trust.by_cert(findings.signer_cert) if findings.signer_cert else None
         if issuer and pdf_issuer and pdf_issuer.department_code != issuer.department_code:
             run.fail(ISSUER_AUTHORISED, "forged", "PDF signed by another department than the QR")
-    record = lookup(claims.identifier) if (lookup and claims) else None
-    _check_status(run, claims, record, lookup is not None)
-    if lookup is None:
+    record = _check_status(run, claims, source)
+    if source.lookup is None:
         run.skip(PDF_MATCHES_RECORD, "not checked: offline verification (no register)")
     elif record is not None and claims is not None:
         mismatches = []
@@ -288,4 +348,8 @@ def verify_pdf(
             run.ok(PDF_MATCHES_RECORD, "embedded data, QR and file match the register's record")
     else:
         run.skip(PDF_MATCHES_RECORD, "not checked: no record")
-    return Report(run.verdict, tuple(run.checks), _summary(claims, issuer) if claims else None, now, "pdf", lookup is not None)
+    return _report(run, claims, issuer, record, now=now, evidence="pdf", trust=trust, source=source)
+
+
+def _inspect_here(pdf: bytes, root: x509.Certificate) -> PdfFindings:
+    return inspect_pdf(pdf, root=root)

@@ -14,14 +14,14 @@ from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 from ..core import fonts
-from ..core.identifiers import new_licence_id
+from ..core.identifiers import LicenceId, new_licence_id
 from ..core.kinds import KindSpec, get_kind, validate
 from ..core.masking import mask_name
 from ..core.payload import Claims, canonical_json, data_digest, qr_text, sign_claims
 from ..core.pdfsign import sha256_hex, sign_licence_pdf
 from ..core.render import RenderRequest, render_pdf
 from ..errors import Conflict, InvalidInput, NotAuthorised, Unavailable
-from ..storage.licences import insert_licence
+from ..storage.licences import free_status_index, insert_licence
 from ..storage.models import Department
 from ..storage.pdfstore import pdf_key
 from .platform import Platform, utcnow
@@ -70,8 +70,13 @@ def issue(
     data: object,
     department: str | None = None,
     now: datetime | None = None,
+    previous: LicenceId | None = None,
+    actor: str = "",
 ) -> Issued:
-    """Mint one licence. Raises InvalidInput (every field problem at once), NotAuthorised, Unavailable."""
+    """Mint one licence (or, with ``previous``, its next version).
+
+    Raises InvalidInput (every field problem at once), NotAuthorised, Unavailable.
+    """
     spec = get_kind(kind)
     dept = resolve_department(spec, department)
     clean = validate(spec.name, data, can_render=fonts.can_render)
@@ -79,9 +84,10 @@ def issue(
     now = now or utcnow()
     expiry = spec.expiry_date(clean)
     digest = data_digest(clean)
-    for _attempt in range(3):  # a serial collision (p ≈ 2^-82) just draws again
-        lid = new_licence_id(spec.kind_code, dept.code)
+    for _attempt in range(3):  # a serial or position clash with a concurrent issue draws again
+        lid = previous.next_version() if previous else new_licence_id(spec.kind_code, dept.code)
         identifier = str(lid)
+        status_index = free_status_index(dept.code)
         claims = Claims(
             identifier=identifier,
             kind=spec.name,
@@ -90,6 +96,7 @@ def issue(
             expires_at=end_of_day_china(expiry) if expiry else None,
             holder=mask_name(spec.holder_name(clean)),
             digest=digest,
+            status_index=status_index,
         )
         text = qr_text(platform.settings.base_url, sign_claims(claims, creds.key, creds.kid))  # type: ignore[arg-type]
         page = render_pdf(
@@ -124,6 +131,7 @@ def issue(
         platform.pdfs.put(key, pdf)
         try:
             insert_licence(
+                dict(
                     identifier=identifier,
                     serial=lid.serial,
                     version=lid.version,
@@ -131,6 +139,7 @@ def issue(
                     issuer=dept.code,
                     kid=key_row.kid,
                     status="valid",
+                    status_index=status_index,
                     holder=spec.holder_ids(clean)[0],
                     data_json=canonical_json(clean).decode("utf-8"),
                     data_digest=digest.hex(),
@@ -139,9 +148,14 @@ def issue(
                     pdf_sha256=sha,
                     issued_at=now,
                     expires_at=datetime.fromtimestamp(claims.expires_at, timezone.utc) if claims.expires_at else None,
-                )
+                ),
+                supersedes=str(previous) if previous else None,
+                actor=actor,
+            )
         except Conflict:
             platform.pdfs.delete(key)  # certainly not inserted: this identifier belongs to another licence
+            if previous:
+                raise Conflict("a newer version of this licence was issued concurrently") from None
             continue
         log.info("issued licence", extra={"identifier": identifier, "kind": spec.name, "issuer": dept.code})
         return Issued(identifier, spec.name, lid.version, "valid", now, text, pdf, sha)

@@ -32,7 +32,8 @@ class Platform:
     keys: KeyStore
     pdfs: PdfStore
     _signers: dict[str, tuple[PdfSigner, Credentials]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _root: x509.Certificate | None = None
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, create_schema: bool = False) -> Platform:
@@ -48,22 +49,32 @@ class Platform:
         if not self.keys.has_root():
             raise ConfigurationError("platform keys missing: run `python cli.py init`")
 
-    def trust_store(self) -> TrustStore:
-        """Every department certificate the root issued, withdrawn ones marked, from the register."""
-        root = self.keys.root_cert()
-        issuers = []
-        for row in SigningKey.select(SigningKey, Department).join(Department):
+    def issuers(self) -> list[tuple[TrustedIssuer, str]]:
+        """Every department certificate with its state: active, retired (rotated out, still
+        verifies what it signed) or withdrawn (nothing it signed verifies)."""
+        out = []
+        for row in SigningKey.select(SigningKey, Department).join(Department).order_by(SigningKey.created_at):
             cert = x509.load_pem_x509_certificate(row.cert_pem.encode("ascii"))
-            issuers.append(
-                TrustedIssuer(
-                    cert=cert,
-                    department_code=row.department.code,
-                    department_name=row.department.name,
-                    kinds=frozenset(row.department.kind_list),
-                    withdrawn_reason=row.withdrawn_reason if row.withdrawn_at else None,
-                )
+            issuer = TrustedIssuer(
+                cert=cert,
+                department_code=row.department.code,
+                department_name=row.department.name,
+                kinds=frozenset(row.department.kind_list),
+                withdrawn_reason=(row.withdrawn_reason or "withdrawn") if row.withdrawn_at else None,
             )
-        return TrustStore.build(root, issuers)
+            state = "withdrawn" if row.withdrawn_at else ("active" if row.active else "retired")
+            out.append((issuer, state))
+        return out
+
+    def trust_store(self) -> TrustStore:
+        """The trust the register holds now; certificates the root did not issue are dropped."""
+        return TrustStore.build(self.root_cert(), (i for i, _ in self.issuers()), as_of=utcnow())
+
+    def root_cert(self) -> x509.Certificate:
+        with self._lock:
+            if self._root is None:
+                self._root = self.keys.root_cert()
+            return self._root
 
     def signer_for(self, department: Department) -> tuple[SigningKey, PdfSigner, Credentials]:
         """The department's active key, loaded once per process (building a signer is not free)."""
@@ -86,7 +97,7 @@ class Platform:
                 signer = PdfSigner.build(
                     creds,
                     department_name=department.name,
-                    root=self.keys.root_cert(),
+                    root=self.root_cert(),
                     tsa=tsa,
                     tsa_url=self.settings.tsa_url,
                 )

@@ -100,6 +100,29 @@ def ensure_signing_key(platform: Platform, dept: Department, root: pki.Credentia
     return True
 
 
+def rotate_key(platform: Platform, department_code: str) -> str:
+    """Give a department a new signing key; the old one is retired but stays on the trust list,
+    so what it signed still verifies. Returns the new key id."""
+    dept = Department.get_or_none(Department.code == department_code)
+    if dept is None:
+        raise InvalidInput.single("department", f"no department with code {department_code}")
+    ensure_signing_key(platform, dept, platform.keys.root(), force=True)
+    row = SigningKey.select().where((SigningKey.department == dept.code) & SigningKey.active).order_by(SigningKey.created_at.desc()).first()
+    return str(row.kid)
+
+
+def withdraw_key(kid: str, *, reason: str) -> None:
+    """Withdraw a signing key: every licence it signed fails verification, with ``reason``."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput.single("reason", "required")
+    row = SigningKey.get_or_none(SigningKey.kid == kid.lower())
+    if row is None:
+        raise InvalidInput.single("kid", f"no signing key {kid}")
+    with db.database.atomic():
+        SigningKey.update(active=False, withdrawn_at=utcnow(), withdrawn_reason=reason[:200]).where(SigningKey.kid == row.kid).execute()
+
+
 def add_department(platform: Platform, code: str, name: str, kinds: list[str], *, issue_key: bool = True) -> Department:
     """Register a department and the kinds it may issue; give it a signing key."""
     problems = []

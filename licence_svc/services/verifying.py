@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from ..core.verify import RecordView, Report, verify_pdf, verify_qr
+from cryptography import x509
+
+from ..core.masking import mask_number
+from ..core.signeddoc import open_document
+from ..core.statuslist import StatusList
+from ..core.trust import TrustStore
+from ..core.trustlist import trust_store_from_list
+from ..core.verify import OFFLINE, RecordView, Report, StatusSource, verify_pdf, verify_qr
 from ..storage.licences import find_licence
 from .platform import Platform, utcnow
+from .sandbox import inspect_pdf_sandboxed
 
 
 def lookup_record(identifier: str) -> RecordView | None:
@@ -19,12 +29,43 @@ def lookup_record(identifier: str) -> RecordView | None:
         data_digest=row.data_digest,
         qr_text=row.qr_text,
         pdf_sha256=row.pdf_sha256,
+        status_reason=row.status_reason or "",
+        holder_id_masked=mask_number(row.holder),
+        superseded_by=row.superseded_by,
     )
 
 
+REGISTER = StatusSource(lookup=lookup_record)
+
+
+def offline_sources(
+    root: x509.Certificate, trust_list: Mapping[str, Any], status_list: Mapping[str, Any] | None
+) -> tuple[TrustStore, StatusSource]:
+    """Trust and status from signed documents only, as a verifier without the register has them."""
+    trust = trust_store_from_list(trust_list, root)
+    if status_list is None:
+        return trust, OFFLINE
+    body = open_document(status_list, root)
+    parsed = StatusList.from_body(body)
+    return trust, StatusSource(status_list=parsed, as_of=datetime.fromisoformat(parsed.issued_at))
+
+
+def check_qr_with(text: str, trust: TrustStore, source: StatusSource, *, now: datetime | None = None) -> Report:
+    return verify_qr(text, trust=trust, now=now or utcnow(), source=source)
+
+
 def check_qr(platform: Platform, text: str, *, offline: bool = False, now: datetime | None = None) -> Report:
-    return verify_qr(text, trust=platform.trust_store(), now=now or utcnow(), lookup=None if offline else lookup_record)
+    return verify_qr(text, trust=platform.trust_store(), now=now or utcnow(), source=OFFLINE if offline else REGISTER)
 
 
-def check_pdf(platform: Platform, pdf: bytes, *, offline: bool = False, now: datetime | None = None) -> Report:
-    return verify_pdf(pdf, trust=platform.trust_store(), now=now or utcnow(), lookup=None if offline else lookup_record)
+def check_pdf(
+    platform: Platform, pdf: bytes, *, offline: bool = False, sandbox: bool = False, now: datetime | None = None
+) -> Report:
+    """``sandbox`` parses the PDF in a separate, resource-limited process: use it for uploads."""
+    return verify_pdf(
+        pdf,
+        trust=platform.trust_store(),
+        now=now or utcnow(),
+        source=OFFLINE if offline else REGISTER,
+        inspect=inspect_pdf_sandboxed if sandbox else None,
+    )

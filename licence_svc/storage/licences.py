@@ -1,32 +1,113 @@
-"""Licence rows: inserts and look-ups, with database failures turned into domain errors."""
+"""Licence rows: inserts, status changes and look-ups, with database failures turned into domain errors."""
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import peewee
 
-from ..errors import Conflict, Unavailable
+from ..errors import Conflict, NotFound, Unavailable
 from .db import database
-from .models import Licence
+from .models import Department, Licence, StatusEvent
 
 
-def insert_licence(**fields: Any) -> Licence:
-    """Insert one licence in its own transaction.
-
-    Raises Conflict when the identifier or serial is taken, Unavailable when the database is down.
-    """
+@contextmanager
+def register_errors() -> Iterator[None]:
+    """Translate database failures: a unique clash is Conflict, a lost connection Unavailable."""
     try:
-        with database.atomic():
-            return Licence.create(**fields)
+        yield
     except peewee.IntegrityError as exc:
-        raise Conflict("identifier already taken") from exc
+        raise Conflict("identifier or status position already taken") from exc
     except (peewee.OperationalError, peewee.InterfaceError) as exc:
         raise Unavailable("the register is unavailable") from exc
+
+
+def insert_licence(fields: dict[str, Any], *, supersedes: str | None = None, actor: str = "") -> Licence:
+    """Insert one licence in its own transaction; with ``supersedes``, the older version becomes
+    superseded in the same transaction, so there is never a moment with two versions in force."""
+    with register_errors(), database.atomic():
+        row = Licence.create(**fields)
+        if supersedes:
+            change_status(
+                supersedes,
+                allowed_from=("valid", "suspended"),
+                to="superseded",
+                actor=actor,
+                reason=f"变更为第{row.version:03d}版",
+                at=row.issued_at,
+                superseded_by=row.identifier,
+            )
+        return row
 
 
 def find_licence(identifier: str) -> Licence | None:
-    try:
+    with register_errors():
         return Licence.get_or_none(Licence.identifier == identifier)
-    except (peewee.OperationalError, peewee.InterfaceError) as exc:
-        raise Unavailable("the register is unavailable") from exc
+
+
+def get_licence(identifier: str) -> Licence:
+    row = find_licence(identifier)
+    if row is None:
+        raise NotFound(f"no licence {identifier}")
+    return row
+
+
+def free_status_index(department_code: str) -> int:
+    """A random unused position in the department's status list, growing the list when half full."""
+    with register_errors(), database.atomic():
+        dept = Department.get_by_id(department_code)
+        count = Licence.select().where(Licence.issuer == department_code).count()
+        from ..core.statuslist import list_length
+
+        length = list_length(count + 1, dept.status_list_length)
+        if length != dept.status_list_length:
+            Department.update(status_list_length=length).where(
+                (Department.code == department_code) & (Department.status_list_length < length)
+            ).execute()
+        for _ in range(64):
+            index = secrets.randbelow(length)
+            taken = Licence.select().where((Licence.issuer == department_code) & (Licence.status_index == index)).exists()
+            if not taken:
+                return index
+    raise Unavailable("could not find a free status list position")
+
+
+def change_status(identifier: str, *, allowed_from: tuple[str, ...], to: str, actor: str, reason: str, at: datetime, superseded_by: str | None = None) -> Licence:
+    """Move a licence to ``to`` if it is in one of ``allowed_from``; record who, when and why."""
+    with register_errors(), database.atomic():
+        query = Licence.select().where(Licence.identifier == identifier)
+        if not isinstance(database.obj, peewee.SqliteDatabase):
+            query = query.for_update()
+        row = query.first()
+        if row is None:
+            raise NotFound(f"no licence {identifier}")
+        if row.status not in allowed_from:
+            raise Conflict(f"licence is {row.status}; cannot change it to {to}")
+        StatusEvent.create(licence=row, from_status=row.status, to_status=to, actor=actor, reason=reason, at=at)
+        row.status = to
+        row.status_reason = reason
+        if superseded_by:
+            row.superseded_by = superseded_by
+        row.save()
+        return row
+
+
+def status_events(identifier: str) -> list[StatusEvent]:
+    with register_errors():
+        return list(StatusEvent.select().where(StatusEvent.licence == identifier).order_by(StatusEvent.at, StatusEvent.id))
+
+
+def status_entries() -> dict[str, tuple[int, list[tuple[int, str]]]]:
+    """Per issuer: list length and (position, status) of every licence not valid."""
+    with register_errors():
+        out: dict[str, tuple[int, list[tuple[int, str]]]] = {
+            d.code: (d.status_list_length, []) for d in Department.select()
+        }
+        rows = Licence.select(Licence.issuer, Licence.status_index, Licence.status).where(Licence.status != "valid").tuples()
+        for issuer, index, status in rows:
+            out[issuer][1].append((index, status))
+        return out

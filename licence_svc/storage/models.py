@@ -17,6 +17,7 @@ class Department(BaseModel):
     name = peewee.CharField(max_length=100)
     kinds = peewee.CharField(max_length=200)  # comma-separated licence kinds it may issue
     created_at = peewee.DateTimeField()
+    status_list_length = peewee.IntegerField(default=131_072)  # grows, never shrinks
 
     @property
     def kind_list(self) -> list[str]:
@@ -43,6 +44,9 @@ class Licence(BaseModel):
     issuer = peewee.ForeignKeyField(Department, backref="licences", on_delete="RESTRICT")
     kid = peewee.CharField(max_length=16)
     status = peewee.CharField(max_length=16, default="valid")
+    status_reason = peewee.CharField(max_length=200, null=True)
+    status_index = peewee.IntegerField()  # random position in the issuer's status list
+    superseded_by = peewee.CharField(max_length=100, null=True)
     holder = peewee.CharField(max_length=18, index=True)  # first holder id number / credit code
     data_json = peewee.TextField()
     data_digest = peewee.CharField(max_length=64)
@@ -53,7 +57,22 @@ class Licence(BaseModel):
     expires_at = peewee.DateTimeField(null=True)
 
     class Meta:
-        indexes = ((("serial", "version"), True), (("issuer", "kind", "issued_at"), False))
+        indexes = (
+            (("serial", "version"), True),
+            (("issuer", "status_index"), True),
+            (("issuer", "kind", "issued_at"), False),
+        )
+
+
+class StatusEvent(BaseModel):
+    """Every status change: who, when, why. Append-only."""
+
+    licence = peewee.ForeignKeyField(Licence, backref="status_events", on_delete="RESTRICT")
+    from_status = peewee.CharField(max_length=16)
+    to_status = peewee.CharField(max_length=16)
+    actor = peewee.CharField(max_length=100)
+    reason = peewee.CharField(max_length=200)
+    at = peewee.DateTimeField(index=True)
 
 
 class ApiToken(BaseModel):
@@ -69,4 +88,4 @@ class ApiToken(BaseModel):
     revoked_at = peewee.DateTimeField(null=True)
 
 
-ALL_MODELS: list[type[BaseModel]] = [Department, SigningKey, Licence, ApiToken]
+ALL_MODELS: list[type[BaseModel]] = [Department, SigningKey, Licence, StatusEvent, ApiToken]

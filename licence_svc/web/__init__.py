@@ -12,7 +12,7 @@ from ..services.setup import has_demo_departments
 
 log = logging.getLogger(__name__)
 
-MAX_REQUEST_BYTES = 8 * 1024 * 1024
+MAX_REQUEST_BYTES = 16 * 1024 * 1024  # largest upload: a phone photo
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -25,10 +25,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["licence_platform"] = platform
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from . import problems, public
+    from . import pages, problems, public, verify_api
 
     problems.register(app)
     app.register_blueprint(public.bp)
+    app.register_blueprint(verify_api.bp)
+    app.register_blueprint(pages.bp)
 
     if has_demo_departments():
         log.warning("DEMO departments and keys are in use: never issue real licences with them")

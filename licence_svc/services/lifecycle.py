@@ -1,0 +1,58 @@
+"""Status changes: revoke (吊销/注销), suspend, reinstate, and new versions (变更).
+
+Each change is recorded with who, when and why and is visible to verification at once: the
+register is read on every online check and the status list is rebuilt from it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..core.identifiers import parse_licence_id
+from ..errors import Conflict, InvalidInput, NotAuthorised
+from ..storage.licences import change_status, get_licence
+from ..storage.models import Licence
+from .issuing import Issued, issue
+from .platform import Platform, utcnow
+
+MAX_REASON = 200
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput.single("reason", "required")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput.single("reason", f"longer than {MAX_REASON} characters")
+    return reason
+
+
+def _owned(identifier: str, department: str | None) -> Licence:
+    parse_licence_id(identifier)
+    row = get_licence(identifier)
+    if department is not None and row.issuer_id != department:
+        raise NotAuthorised("a department may change only the licences it issued")
+    return row
+
+
+def revoke(identifier: str, *, reason: str, actor: str, department: str | None = None, now: datetime | None = None) -> Licence:
+    _owned(identifier, department)
+    return change_status(identifier, allowed_from=("valid", "suspended"), to="revoked", actor=actor, reason=_reason(reason), at=now or utcnow())
+
+
+def suspend(identifier: str, *, reason: str, actor: str, department: str | None = None, now: datetime | None = None) -> Licence:
+    _owned(identifier, department)
+    return change_status(identifier, allowed_from=("valid",), to="suspended", actor=actor, reason=_reason(reason), at=now or utcnow())
+
+
+def reinstate(identifier: str, *, reason: str, actor: str, department: str | None = None, now: datetime | None = None) -> Licence:
+    _owned(identifier, department)
+    return change_status(identifier, allowed_from=("suspended",), to="valid", actor=actor, reason=_reason(reason), at=now or utcnow())
+
+
+def new_version(platform: Platform, identifier: str, *, data: object, actor: str, department: str | None = None, now: datetime | None = None) -> Issued:
+    """Issue the next version with new data; the old one becomes superseded and its QR says so."""
+    row = _owned(identifier, department)
+    if row.status not in ("valid", "suspended"):
+        raise Conflict(f"licence is {row.status}; only a licence in force can be changed")
+    return issue(platform, kind=row.kind, data=data, department=row.issuer_id, now=now, previous=parse_licence_id(identifier), actor=actor)

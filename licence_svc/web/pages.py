@@ -1,0 +1,27 @@
+"""Pages people see: the verdict page a phone camera opens, and the window console."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from ..core.verify import VERDICT_LABELS
+from ..errors import UnreadableEvidence
+from ..services.verifying import check_qr
+from .public import platform
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.get("/v/<payload>")
+@bp.get("/V/<payload>")
+def verdict(payload: str) -> tuple[str, int]:
+    try:
+        report = check_qr(platform(), payload).as_dict()
+    except UnreadableEvidence as exc:
+        return render_template("verdict.html", report=None, error=exc.detail, labels=VERDICT_LABELS), 422
+    return render_template("verdict.html", report=report, error=None, labels=VERDICT_LABELS), 200
+
+
+@bp.get("/verify")
+def console() -> str:
+    return render_template("console.html", labels=VERDICT_LABELS)
