@@ -24,7 +24,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFile, ImageFilter
 from licence_svc.core import fonts
 from licence_svc.core.kinds import KINDS, validate
 from licence_svc.core.qr import qr_png
-from licence_svc.core.qrread import MAX_IMAGE_BYTES, ImageTooLarge, _decode, read_qr_from_image
+from licence_svc.core.qrread import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, ImageTooLarge, _decode, read_qr_from_image
 from licence_svc.core.render import RenderRequest, render_pdf
 from licence_svc.errors import LicenceError, UnreadableEvidence
 
