@@ -20,6 +20,7 @@ _CREDIT_SHAPE = re.compile(rf"[{CREDIT_ALPHABET}]{{18}}")
 
 # ISO/IEC 7064 MOD 37,36 (hybrid system) over 0-9A-Z.
 _ALNUM36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_ALNUM36_VALUE = {c: i for i, c in enumerate(_ALNUM36)}
 
 
 def id_number_check_char(first17: str) -> str:
@@ -76,8 +77,8 @@ def mod37_36_check_char(text: str) -> str:
     """ISO/IEC 7064 MOD 37,36 check character over upper-case alphanumerics."""
     p = 36
     for ch in text:
-        value = _ALNUM36.find(ch)
-        if value < 0 or ch == "":
+        value = _ALNUM36_VALUE.get(ch)
+        if value is None:
             raise ValueError(f"character {ch!r} is not 0-9A-Z")
         s = (p + value) % 36
         if s == 0:

@@ -130,8 +130,24 @@ def b32(data: bytes) -> str:
     return base64.b32encode(data).decode("ascii").rstrip("=")
 
 
+_B32_TO_INT_DIGITS = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789abcdefghijklmnopqrstuv")
+
+
 def unb32(text: str) -> bytes:
-    return base64.b32decode(text + "=" * (-len(text) % 8))
+    """RFC 4648 base32 (upper-case, unpadded) via int(): ~20x faster than base64.b32decode,
+    which is pure Python and was the largest cost of a QR check after ECDSA itself."""
+    if not text:
+        return b""
+    if not _B32.match(text) or len(text) % 8 in (1, 3, 6):
+        raise ValueError("not unpadded base32")
+    bits = 5 * len(text)
+    value = int(text.translate(_B32_TO_INT_DIGITS), 32)
+    spare = bits % 8
+    if value & ((1 << spare) - 1):
+        # Only the canonical encoding is accepted: otherwise a changed last character could
+        # leave the decoded bytes, and so the verdict, unchanged.
+        raise ValueError("non-zero padding bits")
+    return (value >> spare).to_bytes(bits // 8, "big")
 
 
 def qr_text(base_url: str, signed: bytes) -> str:

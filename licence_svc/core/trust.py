@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from .pki import key_id
 
@@ -20,9 +22,18 @@ class TrustedIssuer:
     kinds: frozenset[str]
     withdrawn_reason: str | None = None
 
-    @property
+    @cached_property
     def kid(self) -> bytes:
         return key_id(self.cert)
+
+    @cached_property
+    def public_key(self) -> PublicKeyTypes:
+        """Parsed once: verifying a QR is otherwise dominated by re-reading the key."""
+        return self.cert.public_key()
+
+    @cached_property
+    def validity(self) -> tuple[float, float]:
+        return self.cert.not_valid_before_utc.timestamp(), self.cert.not_valid_after_utc.timestamp()
 
 
 @dataclass(frozen=True)

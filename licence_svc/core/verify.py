@@ -166,14 +166,14 @@ def _check_claims(
         run.skip(SIGNATURE, "not checked: signing key unknown")
         return claims, None
     # 3. Signature over the claims.
-    public_key = issuer.cert.public_key()
+    public_key = issuer.public_key
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or not cose.verify_sign1(msg, public_key):
         run.fail(SIGNATURE, "forged", "signature does not match the payload")
         return claims, issuer
     run.ok(SIGNATURE, "ES256 signature verifies")
     if issuer.withdrawn_reason:
         run.fail(ISSUER_TRUSTED, "untrusted", f"signing key withdrawn: {issuer.withdrawn_reason}")
-    elif not (issuer.cert.not_valid_before_utc.timestamp() <= claims.issued_at <= issuer.cert.not_valid_after_utc.timestamp()):
+    elif not (issuer.validity[0] <= claims.issued_at <= issuer.validity[1]):
         run.fail(ISSUER_TRUSTED, "untrusted", "licence issued outside the signing certificate's validity")
     else:
         run.ok(ISSUER_TRUSTED, f"signed by {issuer.department_name} (key {msg.kid.hex()})")

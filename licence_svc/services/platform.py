@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from cryptography import x509
@@ -16,6 +16,7 @@ from ..core.trust import TrustedIssuer, TrustStore
 from ..errors import ConfigurationError
 from ..storage import db
 from ..storage.keystore import KeyStore
+from ..storage.licences import signing_keys_stamp
 from ..storage.models import Department, SigningKey
 from ..storage.pdfstore import FileSystemPdfStore, PdfStore
 
@@ -34,6 +35,7 @@ class Platform:
     _signers: dict[str, tuple[PdfSigner, Credentials]] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _root: x509.Certificate | None = None
+    _trust: tuple[tuple[object, ...], TrustStore] | None = None
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, create_schema: bool = False) -> Platform:
@@ -67,8 +69,18 @@ class Platform:
         return out
 
     def trust_store(self) -> TrustStore:
-        """The trust the register holds now; certificates the root did not issue are dropped."""
-        return TrustStore.build(self.root_cert(), (i for i, _ in self.issuers()), as_of=utcnow())
+        """The trust the register holds now; certificates the root did not issue are dropped.
+
+        Rebuilt only when the signing-key table changed (one cheap query), so a rotation or a
+        withdrawal in any process is seen by the next verification here.
+        """
+        stamp = signing_keys_stamp()
+        with self._lock:
+            if self._trust is None or self._trust[0] != stamp:
+                store = TrustStore.build(self.root_cert(), (i for i, _ in self.issuers()))
+                self._trust = (stamp, store)
+            store = self._trust[1]
+        return replace(store, as_of=utcnow())
 
     def root_cert(self) -> x509.Certificate:
         with self._lock:

@@ -12,7 +12,7 @@ import peewee
 
 from ..errors import Conflict, NotFound, Unavailable
 from .db import database
-from .models import Department, Licence, StatusEvent
+from .models import Department, Licence, SigningKey, StatusEvent
 
 
 @contextmanager
@@ -94,6 +94,17 @@ def change_status(identifier: str, *, allowed_from: tuple[str, ...], to: str, ac
             row.superseded_by = superseded_by
         row.save()
         return row
+
+
+def signing_keys_stamp() -> tuple[object, ...]:
+    """Changes whenever a signing key is added, retired or withdrawn, or a department is added."""
+    with register_errors():
+        keys = SigningKey.select(
+            peewee.fn.COUNT(SigningKey.kid), peewee.fn.MAX(SigningKey.created_at), peewee.fn.MAX(SigningKey.withdrawn_at),
+            peewee.fn.SUM(peewee.Case(None, [(SigningKey.active, 1)], 0)),
+        ).tuples().first()
+        depts = Department.select(peewee.fn.COUNT(Department.code)).tuples().first()
+        return tuple(keys or ()) + tuple(depts or ())
 
 
 def status_events(identifier: str) -> list[StatusEvent]:

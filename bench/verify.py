@@ -1,0 +1,104 @@
+"""Verification benchmark: QR checks per second in-process next to bare ECDSA P-256 verify, and
+the median PDF check next to a bare pyhanko validate_pdf_signature of the same file.
+
+Run: .venv/bin/python bench/verify.py [--seconds 3] [--json bench/results/verify.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from io import BytesIO
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def rate(fn, seconds: float) -> float:  # type: ignore[no-untyped-def]
+    fn()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        fn()
+        n += 1
+    return n / (time.perf_counter() - start)
+
+
+def median_ms(fn, n: int) -> float:  # type: ignore[no-untyped-def]
+    fn()
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t)
+    return round(statistics.median(samples) * 1000, 2)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--pdf-runs", type=int, default=30)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="licence-bench-"))
+    os.environ.setdefault("LICENCE_DATA_DIR", str(tmp / "var"))
+    os.environ.setdefault("LICENCE_KEYS_DIR", str(tmp / "keys"))
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    from licence_svc.core.pdfsign import to_asn1_cert
+    from licence_svc.core.verify import StatusSource, verify_pdf, verify_qr
+    from licence_svc.services.issuing import issue
+    from licence_svc.services.platform import Platform
+    from licence_svc.services.setup import initialise, list_departments
+    from licence_svc.services.verifying import REGISTER, check_pdf, check_qr
+
+    platform = Platform.open(create_schema=True)
+    initialise(platform, demo=True)
+    dept = next(d for d in list_departments() if "id_card" in d["kinds"])  # type: ignore[operator]
+    data = json.loads((ROOT / "samples" / "id_card.json").read_text("utf-8"))
+    issued = issue(platform, kind="id_card", data=data, department=dept["code"])  # type: ignore[arg-type]
+    trust = platform.trust_store()
+    now = __import__("datetime").datetime.now(__import__("datetime").timezone.utc)
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    message = os.urandom(200)
+    sig = key.sign(message, ec.ECDSA(hashes.SHA256()))
+    pub = key.public_key()
+
+    results = {
+        "bare_ecdsa_p256_verify_per_s": round(rate(lambda: pub.verify(sig, message, ec.ECDSA(hashes.SHA256())), args.seconds)),
+        "qr_verify_offline_per_s": round(rate(lambda: verify_qr(issued.qr_text, trust=trust, now=now, source=StatusSource()), args.seconds)),
+        "qr_verify_with_register_per_s": round(rate(lambda: verify_qr(issued.qr_text, trust=trust, now=now, source=REGISTER), args.seconds)),
+        "qr_check_service_per_s": round(rate(lambda: check_qr(platform, issued.qr_text), args.seconds)),
+    }
+    results["qr_offline_to_ecdsa_ratio"] = round(results["qr_verify_offline_per_s"] / results["bare_ecdsa_p256_verify_per_s"], 3)
+
+    root = platform.root_cert()
+
+    def bare_pyhanko() -> None:
+        reader = PdfFileReader(BytesIO(issued.pdf))
+        ctx = ValidationContext(trust_roots=[to_asn1_cert(root)], allow_fetching=False)
+        validate_pdf_signature(reader.embedded_signatures[0], signer_validation_context=ctx)
+
+    results["pdf_bare_pyhanko_validate_median_ms"] = median_ms(bare_pyhanko, args.pdf_runs)
+    results["pdf_verify_pipeline_median_ms"] = median_ms(lambda: verify_pdf(issued.pdf, trust=trust, now=now, source=REGISTER), args.pdf_runs)
+    results["pdf_check_service_median_ms"] = median_ms(lambda: check_pdf(platform, issued.pdf), args.pdf_runs)
+    results["pdf_check_sandboxed_median_ms"] = median_ms(lambda: check_pdf(platform, issued.pdf, sandbox=True), args.pdf_runs)
+    print(json.dumps(results, indent=2))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
