@@ -24,6 +24,7 @@ from ..errors import Conflict, InvalidInput, NotAuthorised, Unavailable
 from ..storage.licences import free_status_index, insert_licence
 from ..storage.models import Department
 from ..storage.pdfstore import pdf_key
+from . import audit
 from .platform import Platform, utcnow
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,8 @@ def issue(
     department: str | None = None,
     now: datetime | None = None,
     previous: LicenceId | None = None,
-    actor: str = "",
+    actor: str = "cli",
+    client: str | None = None,
 ) -> Issued:
     """Mint one licence (or, with ``previous``, its next version).
 
@@ -151,6 +153,9 @@ def issue(
                 ),
                 supersedes=str(previous) if previous else None,
                 actor=actor,
+                audit=audit.event(
+                    "change" if previous else "issue", actor=actor, outcome="ok", licence=identifier, client=client, now=now
+                ),
             )
         except Conflict:
             platform.pdfs.delete(key)  # certainly not inserted: this identifier belongs to another licence
@@ -158,5 +163,6 @@ def issue(
                 raise Conflict("a newer version of this licence was issued concurrently") from None
             continue
         log.info("issued licence", extra={"identifier": identifier, "kind": spec.name, "issuer": dept.code})
+        audit.maybe_checkpoint(platform)
         return Issued(identifier, spec.name, lid.version, "valid", now, text, pdf, sha)
     raise Unavailable("could not allocate a unique identifier")

@@ -12,6 +12,7 @@ from ..core.identifiers import parse_licence_id
 from ..errors import Conflict, InvalidInput, NotAuthorised
 from ..storage.licences import change_status, get_licence
 from ..storage.models import Licence
+from . import audit
 from .issuing import Issued, issue
 from .platform import Platform, utcnow
 
@@ -35,24 +36,41 @@ def _owned(identifier: str, department: str | None) -> Licence:
     return row
 
 
-def revoke(identifier: str, *, reason: str, actor: str, department: str | None = None, now: datetime | None = None) -> Licence:
+_TRANSITIONS = {"revoke": (("valid", "suspended"), "revoked"), "suspend": (("valid",), "suspended"), "reinstate": (("suspended",), "valid")}
+
+
+def _change(action: str, identifier: str, *, reason: str, actor: str, department: str | None, client: str | None, now: datetime | None) -> Licence:
+    reason = _reason(reason)
     _owned(identifier, department)
-    return change_status(identifier, allowed_from=("valid", "suspended"), to="revoked", actor=actor, reason=_reason(reason), at=now or utcnow())
+    allowed, to = _TRANSITIONS[action]
+    now = now or utcnow()
+    return change_status(
+        identifier,
+        allowed_from=allowed,
+        to=to,
+        actor=actor,
+        reason=reason,
+        at=now,
+        audit=audit.event(action, actor=actor, outcome="ok", licence=identifier, client=client, now=now),
+    )
 
 
-def suspend(identifier: str, *, reason: str, actor: str, department: str | None = None, now: datetime | None = None) -> Licence:
-    _owned(identifier, department)
-    return change_status(identifier, allowed_from=("valid",), to="suspended", actor=actor, reason=_reason(reason), at=now or utcnow())
+def revoke(identifier: str, *, reason: str, actor: str, department: str | None = None, client: str | None = None, now: datetime | None = None) -> Licence:
+    """吊销/注销: final."""
+    return _change("revoke", identifier, reason=reason, actor=actor, department=department, client=client, now=now)
 
 
-def reinstate(identifier: str, *, reason: str, actor: str, department: str | None = None, now: datetime | None = None) -> Licence:
-    _owned(identifier, department)
-    return change_status(identifier, allowed_from=("suspended",), to="valid", actor=actor, reason=_reason(reason), at=now or utcnow())
+def suspend(identifier: str, *, reason: str, actor: str, department: str | None = None, client: str | None = None, now: datetime | None = None) -> Licence:
+    return _change("suspend", identifier, reason=reason, actor=actor, department=department, client=client, now=now)
 
 
-def new_version(platform: Platform, identifier: str, *, data: object, actor: str, department: str | None = None, now: datetime | None = None) -> Issued:
+def reinstate(identifier: str, *, reason: str, actor: str, department: str | None = None, client: str | None = None, now: datetime | None = None) -> Licence:
+    return _change("reinstate", identifier, reason=reason, actor=actor, department=department, client=client, now=now)
+
+
+def new_version(platform: Platform, identifier: str, *, data: object, actor: str, department: str | None = None, client: str | None = None, now: datetime | None = None) -> Issued:
     """Issue the next version with new data; the old one becomes superseded and its QR says so."""
     row = _owned(identifier, department)
     if row.status not in ("valid", "suspended"):
         raise Conflict(f"licence is {row.status}; only a licence in force can be changed")
-    return issue(platform, kind=row.kind, data=data, department=row.issuer_id, now=now, previous=parse_licence_id(identifier), actor=actor)
+    return issue(platform, kind=row.kind, data=data, department=row.issuer_id, now=now, previous=parse_licence_id(identifier), actor=actor, client=client)

@@ -15,6 +15,7 @@ from ..core.trust import TrustStore
 from ..core.trustlist import trust_store_from_list
 from ..core.verify import OFFLINE, RecordView, Report, StatusSource, verify_pdf, verify_qr
 from ..storage.licences import find_licence
+from . import audit
 from .platform import Platform, utcnow
 from .sandbox import inspect_pdf_sandboxed
 
@@ -54,18 +55,36 @@ def check_qr_with(text: str, trust: TrustStore, source: StatusSource, *, now: da
     return verify_qr(text, trust=trust, now=now or utcnow(), source=source)
 
 
-def check_qr(platform: Platform, text: str, *, offline: bool = False, now: datetime | None = None) -> Report:
-    return verify_qr(text, trust=platform.trust_store(), now=now or utcnow(), source=OFFLINE if offline else REGISTER)
+def _audited(report: Report, actor: str, client: str | None) -> Report:
+    licence = report.licence["identifier"] if report.licence else None
+    audit.record("verify", actor=actor, outcome=report.verdict, licence=licence, client=client, detail=report.evidence)
+    return report
+
+
+def check_qr(
+    platform: Platform, text: str, *, offline: bool = False, actor: str = "public", client: str | None = None, now: datetime | None = None
+) -> Report:
+    """Verify QR text against the register (or offline) and record the verification."""
+    report = verify_qr(text, trust=platform.trust_store(), now=now or utcnow(), source=OFFLINE if offline else REGISTER)
+    return _audited(report, actor, client)
 
 
 def check_pdf(
-    platform: Platform, pdf: bytes, *, offline: bool = False, sandbox: bool = False, now: datetime | None = None
+    platform: Platform,
+    pdf: bytes,
+    *,
+    offline: bool = False,
+    sandbox: bool = False,
+    actor: str = "public",
+    client: str | None = None,
+    now: datetime | None = None,
 ) -> Report:
     """``sandbox`` parses the PDF in a separate, resource-limited process: use it for uploads."""
-    return verify_pdf(
+    report = verify_pdf(
         pdf,
         trust=platform.trust_store(),
         now=now or utcnow(),
         source=OFFLINE if offline else REGISTER,
         inspect=inspect_pdf_sandboxed if sandbox else None,
     )
+    return _audited(report, actor, client)

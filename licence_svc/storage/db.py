@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import peewee
 from playhouse.db_url import connect
 
+from ..errors import Conflict, Unavailable
+
 database = peewee.DatabaseProxy()
+
+
+@contextmanager
+def register_errors() -> Iterator[None]:
+    """Translate database failures: a unique clash is Conflict, a lost connection Unavailable."""
+    try:
+        yield
+    except peewee.IntegrityError as exc:
+        raise Conflict("identifier or position already taken") from exc
+    except (peewee.OperationalError, peewee.InterfaceError) as exc:
+        raise Unavailable("the register is unavailable") from exc
+
+
+def write_transaction() -> Any:
+    """A transaction that will write: on SQLite it takes the write lock at BEGIN (IMMEDIATE), so
+    two writers queue instead of one failing on a stale read snapshot."""
+    if isinstance(database.obj, peewee.SqliteDatabase) and not database.in_transaction():
+        return database.atomic("IMMEDIATE")
+    return database.atomic()
 
 
 def open_database(url: str) -> peewee.Database:

@@ -3,33 +3,29 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import peewee
 
 from ..errors import Conflict, NotFound, Unavailable
-from .db import database
+from .db import database, register_errors, write_transaction
 from .models import Department, Licence, SigningKey, StatusEvent
 
 
-@contextmanager
-def register_errors() -> Iterator[None]:
-    """Translate database failures: a unique clash is Conflict, a lost connection Unavailable."""
-    try:
-        yield
-    except peewee.IntegrityError as exc:
-        raise Conflict("identifier or status position already taken") from exc
-    except (peewee.OperationalError, peewee.InterfaceError) as exc:
-        raise Unavailable("the register is unavailable") from exc
-
-
-def insert_licence(fields: dict[str, Any], *, supersedes: str | None = None, actor: str = "") -> Licence:
+def insert_licence(
+    fields: dict[str, Any],
+    *,
+    supersedes: str | None = None,
+    actor: str = "",
+    audit: dict[str, Any] | None = None,
+) -> Licence:
     """Insert one licence in its own transaction; with ``supersedes``, the older version becomes
-    superseded in the same transaction, so there is never a moment with two versions in force."""
-    with register_errors(), database.atomic():
+    superseded in the same transaction, so there is never a moment with two versions in force;
+    ``audit`` (keyword arguments of storage.audit.append) is recorded in that transaction too."""
+    from . import audit as audit_trail
+
+    with register_errors(), write_transaction():
         row = Licence.create(**fields)
         if supersedes:
             change_status(
@@ -41,6 +37,8 @@ def insert_licence(fields: dict[str, Any], *, supersedes: str | None = None, act
                 at=row.issued_at,
                 superseded_by=row.identifier,
             )
+        if audit is not None:
+            audit_trail.append(**audit)
         return row
 
 
@@ -58,7 +56,7 @@ def get_licence(identifier: str) -> Licence:
 
 def free_status_index(department_code: str) -> int:
     """A random unused position in the department's status list, growing the list when half full."""
-    with register_errors(), database.atomic():
+    with register_errors(), write_transaction():
         dept = Department.get_by_id(department_code)
         count = Licence.select().where(Licence.issuer == department_code).count()
         from ..core.statuslist import list_length
@@ -76,9 +74,22 @@ def free_status_index(department_code: str) -> int:
     raise Unavailable("could not find a free status list position")
 
 
-def change_status(identifier: str, *, allowed_from: tuple[str, ...], to: str, actor: str, reason: str, at: datetime, superseded_by: str | None = None) -> Licence:
-    """Move a licence to ``to`` if it is in one of ``allowed_from``; record who, when and why."""
-    with register_errors(), database.atomic():
+def change_status(
+    identifier: str,
+    *,
+    allowed_from: tuple[str, ...],
+    to: str,
+    actor: str,
+    reason: str,
+    at: datetime,
+    superseded_by: str | None = None,
+    audit: dict[str, Any] | None = None,
+) -> Licence:
+    """Move a licence to ``to`` if it is in one of ``allowed_from``; record who, when and why
+    (and the audit event, when given) in the same transaction."""
+    from . import audit as audit_trail
+
+    with register_errors(), write_transaction():
         query = Licence.select().where(Licence.identifier == identifier)
         if not isinstance(database.obj, peewee.SqliteDatabase):
             query = query.for_update()
@@ -93,6 +104,8 @@ def change_status(identifier: str, *, allowed_from: tuple[str, ...], to: str, ac
         if superseded_by:
             row.superseded_by = superseded_by
         row.save()
+        if audit is not None:
+            audit_trail.append(**audit)
         return row
 
 

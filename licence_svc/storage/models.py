@@ -88,4 +88,65 @@ class ApiToken(BaseModel):
     revoked_at = peewee.DateTimeField(null=True)
 
 
-ALL_MODELS: list[type[BaseModel]] = [Department, SigningKey, Licence, StatusEvent, ApiToken]
+class AuditEvent(BaseModel):
+    """One link of the audit hash chain. No personal data beyond the licence identifier."""
+
+    seq = peewee.BigIntegerField(primary_key=True)
+    at = peewee.CharField(max_length=40)  # ISO 8601 UTC, exactly as hashed
+    actor = peewee.CharField(max_length=100)  # department code + token id, cli:user, or public
+    action = peewee.CharField(max_length=40)
+    licence = peewee.CharField(max_length=100, null=True, index=True)
+    client = peewee.CharField(max_length=64, null=True)
+    outcome = peewee.CharField(max_length=40)
+    detail = peewee.CharField(max_length=200, null=True)
+    prev_hash = peewee.CharField(max_length=64)
+    hash = peewee.CharField(max_length=64)
+
+
+class AuditHead(BaseModel):
+    """The single row every append locks, so concurrent appends form one chain."""
+
+    id = peewee.IntegerField(primary_key=True)
+    seq = peewee.BigIntegerField()
+    hash = peewee.CharField(max_length=64)
+
+
+class AuditCheckpoint(BaseModel):
+    """The chain head, signed by the platform: proof of what the trail held at that time."""
+
+    seq = peewee.BigIntegerField(primary_key=True)
+    hash = peewee.CharField(max_length=64)
+    at = peewee.CharField(max_length=40)
+    signature = peewee.TextField()  # signed document envelope (core.signeddoc)
+
+
+class IdempotencyKey(BaseModel):
+    department = peewee.CharField(max_length=18)
+    key = peewee.CharField(max_length=100)
+    request_hash = peewee.CharField(max_length=64)
+    licence = peewee.CharField(max_length=100)
+    created_at = peewee.DateTimeField()
+
+    class Meta:
+        primary_key = peewee.CompositeKey("department", "key")
+
+
+class AuthFailure(BaseModel):
+    """Failed authentications per client address, for rate limiting across workers."""
+
+    client = peewee.CharField(max_length=64, index=True)
+    at = peewee.DateTimeField(index=True)
+
+
+ALL_MODELS: list[type[BaseModel]] = [
+    Department,
+    SigningKey,
+    Licence,
+    StatusEvent,
+    ApiToken,
+    AuditEvent,
+    AuditHead,
+    AuditCheckpoint,
+    IdempotencyKey,
+    AuthFailure,
+]
