@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from .errors import InvalidInput, LicenceError
 from .services import audit as audit_service
 from .services import lifecycle, trustdocs
+from .services import tokens as tokens_service
 from .services import setup as setup_service
 from .services.issuing import issue as issue_licence
 from .services.platform import Platform
@@ -210,6 +212,66 @@ def withdraw_key(kid: str, reason: str) -> None:
     _platform()
     setup_service.withdraw_key(kid.strip(), reason=reason)
     click.echo(f"signing key {kid} withdrawn")
+
+
+@main.group()
+def token() -> None:
+    """API tokens of department clients (only their hashes are stored)."""
+
+
+@token.command("create")
+@click.option("--department", required=True, help="The department's code.")
+@click.option("--kinds", default=None, help="Comma-separated kinds the token may act on (default: all the department's).")
+@click.option("--expires", default=None, help="Expiry: an ISO date/time, or a duration like 90d or 12h.")
+@click.option("--label", default="", help="What the token is for, e.g. the client system's name.")
+@_domain_errors
+def token_create(department: str, kinds: str | None, expires: str | None, label: str) -> None:
+    """Create a token; it is printed once, alone on the last line."""
+    _platform()
+    kind_list = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
+    token_id, value = tokens_service.create_token(department.strip().upper(), kind_list, label=label, expires_at=_expiry(expires))
+    click.echo(f"token {token_id} for {department.strip().upper()} (store it now: it is not kept)", err=True)
+    click.echo(value)
+
+
+def _expiry(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    text = text.strip()
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    if text[:-1].isdigit() and text[-1] in units:
+        return datetime.now(timezone.utc) + timedelta(**{units[text[-1]]: int(text[:-1])})
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput.single("expires", "an ISO 8601 date/time or a duration such as 90d, 12h") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone(timedelta(hours=8)))
+
+
+@token.command("list")
+@click.option("--department", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@_domain_errors
+def token_list(department: str | None, as_json: bool) -> None:
+    """List tokens (never their values)."""
+    _platform()
+    rows = tokens_service.list_tokens(department.strip().upper() if department else None)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        state = "revoked" if r["revoked"] else (f"expires {r['expires_at']}" if r["expires_at"] else "active")
+        click.echo(f"{r['token_id']}  {r['department']}  {','.join(r['kinds'])}  {state}  {r['label']}")  # type: ignore[arg-type]
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@_domain_errors
+def token_revoke(token_id: str) -> None:
+    """Revoke a token at once."""
+    _platform()
+    tokens_service.revoke_token(token_id)
+    click.echo(f"token {token_id} revoked")
 
 
 @main.group()

@@ -113,3 +113,10 @@ class Unavailable(LicenceError):
     title = "Service unavailable"
     http_status = 503
     exit_code = 7
+
+
+class RateLimited(LicenceError):
+    slug = "rate-limited"
+    title = "Too many requests"
+    http_status = 429
+    exit_code = 7

@@ -7,6 +7,7 @@ record without its PDF. On a database error the file stays: the commit may have 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from ..core.payload import Claims, canonical_json, data_digest, qr_text, sign_cl
 from ..core.pdfsign import sha256_hex, sign_licence_pdf
 from ..core.render import RenderRequest, render_pdf
 from ..errors import Conflict, InvalidInput, NotAuthorised, Unavailable
-from ..storage.licences import free_status_index, insert_licence
+from ..storage.licences import free_status_index, get_licence, idempotent_result, insert_licence
 from ..storage.models import Department
 from ..storage.pdfstore import pdf_key
 from . import audit
@@ -42,6 +43,18 @@ class Issued:
     qr_text: str
     pdf: bytes
     pdf_sha256: str
+    replayed: bool = False  # returned for a repeated Idempotency-Key, not newly minted
+
+
+def _replay(platform: Platform, department: str, key: str, request_hash: str) -> Issued | None:
+    """The licence an earlier request with this Idempotency-Key minted; another body → Conflict."""
+    stored = idempotent_result(department, key)
+    if stored is None:
+        return None
+    if stored[0] != request_hash:
+        raise Conflict("Idempotency-Key was already used with a different request body")
+    row = get_licence(stored[1])
+    return Issued(row.identifier, row.kind, row.version, row.status, row.issued_at, row.qr_text, platform.pdfs.get(row.pdf_key), row.pdf_sha256, replayed=True)
 
 
 def end_of_day_china(day: Any) -> int:
@@ -74,6 +87,7 @@ def issue(
     previous: LicenceId | None = None,
     actor: str = "cli",
     client: str | None = None,
+    idempotency_key: str | None = None,
 ) -> Issued:
     """Mint one licence (or, with ``previous``, its next version).
 
@@ -81,6 +95,11 @@ def issue(
     """
     spec = get_kind(kind)
     dept = resolve_department(spec, department)
+    request_hash = hashlib.sha256(canonical_json({"kind": kind, "data": data})).hexdigest() if idempotency_key else ""
+    if idempotency_key:
+        replay = _replay(platform, dept.code, idempotency_key, request_hash)
+        if replay:
+            return replay
     clean = validate(spec.name, data, can_render=fonts.can_render)
     key_row, signer, creds = platform.signer_for(dept)
     now = now or utcnow()
@@ -153,12 +172,24 @@ def issue(
                 ),
                 supersedes=str(previous) if previous else None,
                 actor=actor,
-                audit=audit.event(
-                    "change" if previous else "issue", actor=actor, outcome="ok", licence=identifier, client=client, now=now
-                ),
+                audit=[
+                    audit.event("change" if previous else "issue", actor=actor, outcome="ok", licence=identifier, client=client, now=now),
+                    *(
+                        [audit.event("supersede", actor=actor, outcome="ok", licence=str(previous), client=client, now=now, detail=f"by {identifier}")]
+                        if previous
+                        else []
+                    ),
+                ],
+                idempotency={"department": dept.code, "key": idempotency_key, "request_hash": request_hash, "created_at": now}
+                if idempotency_key
+                else None,
             )
         except Conflict:
             platform.pdfs.delete(key)  # certainly not inserted: this identifier belongs to another licence
+            if idempotency_key:
+                replay = _replay(platform, dept.code, idempotency_key, request_hash)
+                if replay:  # a concurrent retry with the same key won the race: same licence
+                    return replay
             if previous:
                 raise Conflict("a newer version of this licence was issued concurrently") from None
             continue

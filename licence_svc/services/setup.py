@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import serialization
@@ -14,7 +12,8 @@ from ..core.checkdigits import credit_code_problem
 from ..core.kinds import KINDS
 from ..errors import FieldProblem, InvalidInput
 from ..storage import db
-from ..storage.models import ApiToken, Department, SigningKey
+from ..storage.models import Department, SigningKey
+from . import tokens
 from .platform import Platform, utcnow
 
 log = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ def initialise(platform: Platform, *, demo: bool = False, force: bool = False) -
             if Department.get_or_none(Department.code == code) is None:
                 add_department(platform, code, name, list(kinds), issue_key=False)
                 result.created.append(f"demo department {code} {name}")
-                result.demo_tokens[code] = create_token(code, list(kinds), label="demo")
+                result.demo_tokens[code] = tokens.create_token(code, list(kinds), label="demo")[1]
     for dept in Department.select():
         if ensure_signing_key(platform, dept, root, force=force):
             result.created.append(f"signing key for {dept.code}")
@@ -142,21 +141,6 @@ def add_department(platform: Platform, code: str, name: str, kinds: list[str], *
     if issue_key:
         ensure_signing_key(platform, dept, platform.keys.root())
     return dept
-
-
-def create_token(department_code: str, kinds: list[str], *, label: str = "") -> str:
-    """A new bearer token; only its SHA-256 is stored, so this return value is the only copy."""
-    token_id = secrets.token_hex(4)
-    token = f"lic_{token_id}_{secrets.token_urlsafe(32)}"
-    ApiToken.create(
-        token_id=token_id,
-        department=department_code,
-        token_hash=hashlib.sha256(token.encode("ascii")).hexdigest(),
-        kinds=",".join(kinds),
-        label=label,
-        created_at=utcnow(),
-    )
-    return token
 
 
 def has_demo_departments() -> bool:

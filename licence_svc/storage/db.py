@@ -61,3 +61,19 @@ def drop_schema() -> None:
     from .models import ALL_MODELS
 
     database.drop_tables(ALL_MODELS, safe=True, cascade=not isinstance(database.obj, peewee.SqliteDatabase))
+
+
+def connect() -> None:
+    """Open this thread's connection for a request (reconnecting after a database restart)."""
+    with register_errors():
+        database.connect(reuse_if_open=True)
+
+
+def close() -> None:
+    if not database.is_closed():
+        database.close()
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """A database failure that escaped a storage function: the register is unavailable."""
+    return isinstance(exc, (peewee.OperationalError, peewee.InterfaceError))

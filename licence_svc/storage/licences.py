@@ -10,7 +10,7 @@ import peewee
 
 from ..errors import Conflict, NotFound, Unavailable
 from .db import database, register_errors, write_transaction
-from .models import Department, Licence, SigningKey, StatusEvent
+from .models import Department, IdempotencyKey, Licence, SigningKey, StatusEvent
 
 
 def insert_licence(
@@ -18,15 +18,19 @@ def insert_licence(
     *,
     supersedes: str | None = None,
     actor: str = "",
-    audit: dict[str, Any] | None = None,
+    audit: list[dict[str, Any]] | None = None,
+    idempotency: dict[str, Any] | None = None,
 ) -> Licence:
-    """Insert one licence in its own transaction; with ``supersedes``, the older version becomes
+    """Insert one licence in its own transaction (with its Idempotency-Key, when given: a second
+    request with the same key then clashes here rather than minting a second licence); with ``supersedes``, the older version becomes
     superseded in the same transaction, so there is never a moment with two versions in force;
     ``audit`` (keyword arguments of storage.audit.append) is recorded in that transaction too."""
     from . import audit as audit_trail
 
     with register_errors(), write_transaction():
         row = Licence.create(**fields)
+        if idempotency is not None:
+            IdempotencyKey.create(**idempotency, licence=row.identifier)
         if supersedes:
             change_status(
                 supersedes,
@@ -37,9 +41,44 @@ def insert_licence(
                 at=row.issued_at,
                 superseded_by=row.identifier,
             )
-        if audit is not None:
-            audit_trail.append(**audit)
+        for event in audit or ():
+            audit_trail.append(**event)
         return row
+
+
+def idempotent_result(department: str, key: str) -> tuple[str, str] | None:
+    """(request hash, licence identifier) stored for a department's Idempotency-Key."""
+    with register_errors():
+        row = IdempotencyKey.get_or_none((IdempotencyKey.department == department) & (IdempotencyKey.key == key))
+        return (row.request_hash, row.licence) if row else None
+
+
+def list_licences(
+    *,
+    issuer: str,
+    kinds: frozenset[str],
+    kind: str | None = None,
+    status: str | None = None,
+    holder: str | None = None,
+    issued_after: datetime | None = None,
+    after: tuple[datetime, str] | None = None,
+    limit: int = 50,
+) -> list[Licence]:
+    """A department's licences, newest first, keyset-paged by (issued_at, identifier)."""
+    with register_errors():
+        query = Licence.select().where((Licence.issuer == issuer) & (Licence.kind.in_(sorted(kinds))))
+        if kind:
+            query = query.where(Licence.kind == kind)
+        if status:
+            query = query.where(Licence.status == status)
+        if holder:
+            query = query.where(Licence.holder == holder)
+        if issued_after:
+            query = query.where(Licence.issued_at > issued_after)
+        if after:
+            at, ident = after
+            query = query.where((Licence.issued_at < at) | ((Licence.issued_at == at) & (Licence.identifier < ident)))
+        return list(query.order_by(Licence.issued_at.desc(), Licence.identifier.desc()).limit(limit))
 
 
 def find_licence(identifier: str) -> Licence | None:

@@ -9,6 +9,7 @@ from flask import Flask
 from ..config import PROJECT_ROOT, Settings
 from ..services.platform import Platform
 from ..services.setup import has_demo_departments
+from ..storage.db import close, connect
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +26,21 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["licence_platform"] = platform
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from . import pages, problems, public, verify_api
+    from . import department_api, pages, problems, public, verify_api
 
     problems.register(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(verify_api.bp)
+    app.register_blueprint(department_api.bp)
     app.register_blueprint(pages.bp)
+
+    @app.before_request
+    def _connect() -> None:
+        connect()
+
+    @app.teardown_request
+    def _close(_exc: BaseException | None) -> None:
+        close()
 
     if has_demo_departments():
         log.warning("DEMO departments and keys are in use: never issue real licences with them")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 
 from ..core.verify import VERDICT_LABELS
 from ..errors import UnreadableEvidence
@@ -16,7 +16,7 @@ bp = Blueprint("pages", __name__)
 @bp.get("/V/<payload>")
 def verdict(payload: str) -> tuple[str, int]:
     try:
-        report = check_qr(platform(), payload).as_dict()
+        report = check_qr(platform(), payload, client=request.remote_addr).as_dict()
     except UnreadableEvidence as exc:
         return render_template("verdict.html", report=None, error=exc.detail, labels=VERDICT_LABELS), 422
     return render_template("verdict.html", report=report, error=None, labels=VERDICT_LABELS), 200

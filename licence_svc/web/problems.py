@@ -9,12 +9,14 @@ from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import InvalidInput, LicenceError
+from ..storage.db import is_database_error
 
 log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://licence.example.gov.cn/problems/"
 
 
 def problem(status: int, slug: str, title: str, detail: str, **extra: object) -> Response:
+    """An RFC 9457 problem document; ``errors`` lists {field, reason} for invalid input."""
     body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail, "instance": request.path}
     body.update(extra)
     return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/problem+json")
@@ -24,7 +26,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(LicenceError)
     def domain_error(exc: LicenceError) -> Response:
         extra = {"errors": [p.as_dict() for p in exc.problems]} if isinstance(exc, InvalidInput) else {}
-        return problem(exc.http_status, exc.slug, exc.title, exc.detail, **extra)
+        resp = problem(exc.http_status, exc.slug, exc.title, exc.detail, **extra)
+        if exc.http_status == 401:
+            resp.headers["WWW-Authenticate"] = 'Bearer realm="licence-api"'
+        if exc.http_status in (429, 503):
+            resp.headers["Retry-After"] = "60"
+        return resp
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
@@ -33,6 +40,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def bug(exc: Exception) -> Response:
+        if is_database_error(exc):
+            return problem(503, "unavailable", "Service unavailable", "the register is unavailable; try again later")
         request_id = uuid.uuid4().hex[:12]
         log.exception("unhandled error, request %s", request_id)
         return problem(500, "internal-error", "Internal error", f"request id {request_id}", request_id=request_id)

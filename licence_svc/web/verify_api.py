@@ -35,10 +35,10 @@ def verify_evidence() -> dict[str, Any]:
         if data.lstrip()[:5] == b"%PDF-":
             if len(data) > MAX_PDF_BYTES:
                 raise PayloadTooLarge(f"PDF larger than {MAX_PDF_BYTES // (1024 * 1024)} MiB")
-            return check_pdf(platform(), data, sandbox=True).as_dict()
+            return check_pdf(platform(), data, sandbox=True, client=request.remote_addr).as_dict()
         data += upload.read()  # images may be larger; read_qr_from_image enforces its own cap
         text = read_qr_from_image(data)
-        report = check_qr(platform(), text).as_dict()
+        report = check_qr(platform(), text, client=request.remote_addr).as_dict()
         report["evidence"] = "image"
         return report
     body = request.get_json(silent=True)
@@ -54,7 +54,7 @@ def verify_evidence() -> dict[str, Any]:
         raise InvalidInput.single("qr", "required: the QR text as scanned")
     if len(text) > MAX_QR_TEXT:
         raise InvalidInput.single("qr", f"longer than {MAX_QR_TEXT} characters")
-    return check_qr(platform(), text).as_dict()
+    return check_qr(platform(), text, client=request.remote_addr).as_dict()
 
 
 @bp.post("/verify")

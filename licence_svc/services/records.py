@@ -1,0 +1,145 @@
+"""What an issuing department may read about its own licences: records, PDFs, lists, history."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from ..core.identifiers import parse_licence_id
+from ..core.statuslist import CODES
+from ..errors import InvalidInput
+from ..storage import audit as trail
+from ..storage.licences import get_licence, list_licences, status_events
+from ..storage.models import Licence
+from . import audit
+from .platform import Platform
+from .tokens import Principal
+
+MAX_PAGE = 100
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+
+
+def summary(row: Licence, base_url: str) -> dict[str, Any]:
+    return {
+        "identifier": row.identifier,
+        "kind": row.kind,
+        "version": row.version,
+        "status": row.status,
+        "status_reason": row.status_reason,
+        "issued_at": _iso(row.issued_at),
+        "expires_at": _iso(row.expires_at),
+        "superseded_by": row.superseded_by,
+        "pdf_url": f"{base_url.rstrip('/')}/api/v1/licences/{row.identifier}/pdf",
+        "qr_text": row.qr_text,
+    }
+
+
+def _owned(principal: Principal, identifier: str, client: str | None) -> Licence:
+    parse_licence_id(identifier)
+    row = get_licence(identifier)
+    principal.require_owner(row.issuer_id, licence=identifier, client=client)
+    principal.require_kind(row.kind, licence=identifier, client=client)
+    return row
+
+
+def record(platform: Platform, principal: Principal, identifier: str, *, client: str | None = None) -> dict[str, Any]:
+    """The full record, personal data included: only for the issuing department."""
+    row = _owned(principal, identifier, client)
+    out = summary(row, platform.settings.base_url)
+    out["issuer"] = row.issuer_id
+    out["data"] = json.loads(row.data_json)
+    out["pdf_sha256"] = row.pdf_sha256
+    return out
+
+
+def pdf(platform: Platform, principal: Principal, identifier: str, *, client: str | None = None) -> bytes:
+    row = _owned(principal, identifier, client)
+    data = platform.pdfs.get(row.pdf_key)
+    audit.record("download", actor=principal.actor, outcome="ok", licence=identifier, client=client)
+    return data
+
+
+def history(principal: Principal, identifier: str, *, client: str | None = None) -> dict[str, Any]:
+    """The licence's audit events, and its status changes with their reasons."""
+    _owned(principal, identifier, client)
+    return {
+        "identifier": identifier,
+        "events": [
+            {k: e[k] for k in ("seq", "at", "actor", "action", "outcome", "client", "detail")}
+            for e in trail.events_for(identifier)
+        ],
+        "status_changes": [
+            {"at": _iso(e.at), "from": e.from_status, "to": e.to_status, "actor": e.actor, "reason": e.reason}
+            for e in status_events(identifier)
+        ],
+    }
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        at, ident = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(at), str(ident)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput.single("cursor", "not a cursor this API returned") from exc
+
+
+def _encode_cursor(row: Licence) -> str:
+    at = row.issued_at if isinstance(row.issued_at, datetime) else datetime.fromisoformat(str(row.issued_at))
+    return base64.urlsafe_b64encode(json.dumps([at.isoformat(), row.identifier]).encode()).decode().rstrip("=")
+
+
+def listing(
+    platform: Platform,
+    principal: Principal,
+    *,
+    kind: str | None,
+    status: str | None,
+    holder: str | None,
+    issued_after: str | None,
+    cursor: str | None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """The department's own licences, newest first; ``next_cursor`` pages on."""
+    problems = []
+    if kind is not None and kind not in principal.kinds:
+        principal.require_kind(kind)
+    if status is not None and status not in CODES:
+        problems.append(("status", f"one of {', '.join(CODES)}"))
+    after_dt = None
+    if issued_after:
+        try:
+            after_dt = datetime.fromisoformat(issued_after)
+            after_dt = after_dt if after_dt.tzinfo else after_dt.replace(tzinfo=timezone.utc)
+        except ValueError:
+            problems.append(("issued_after", "must be an ISO 8601 date or date-time"))
+    if not 1 <= limit <= MAX_PAGE:
+        problems.append(("limit", f"between 1 and {MAX_PAGE}"))
+    if problems:
+        from ..errors import FieldProblem
+
+        raise InvalidInput([FieldProblem(f, r) for f, r in problems])
+    rows = list_licences(
+        issuer=principal.department,
+        kinds=principal.kinds,
+        kind=kind,
+        status=status,
+        holder=holder.strip().upper() if holder else None,
+        issued_after=after_dt,
+        after=_decode_cursor(cursor) if cursor else None,
+        limit=limit + 1,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "items": [summary(r, platform.settings.base_url) for r in rows],
+        "next_cursor": _encode_cursor(rows[-1]) if more and rows else None,
+    }

@@ -1,0 +1,171 @@
+"""Department API (/api/v1/licences): issue, read, change and revoke from departments' own systems.
+
+Every call carries a department bearer token; views parse, call one service, render.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from ..core.kinds import KINDS
+from ..errors import FieldProblem, InvalidInput
+from ..services import lifecycle, records
+from ..services.issuing import Issued, issue
+from ..services.tokens import Principal, authenticate
+from .public import platform
+
+bp = Blueprint("department_api", __name__, url_prefix="/api/v1")
+
+MAX_JSON_BYTES = 2 * 1024 * 1024  # a record with a 512 KiB photo fits with room to spare
+LIST_PARAMS = {"kind", "status", "holder", "issued_after", "cursor", "limit"}
+
+
+def client() -> str:
+    return request.remote_addr or "unknown"
+
+
+@bp.before_request
+def require_token() -> None:
+    if request.endpoint and request.endpoint.startswith("department_api."):
+        g.principal = authenticate(request.headers.get("Authorization"), client=client())
+
+
+def principal() -> Principal:
+    return g.principal  # type: ignore[no-any-return]
+
+
+def json_body(allowed: dict[str, type], required: tuple[str, ...]) -> dict[str, Any]:
+    """The request's JSON object, with only the documented fields, of the documented types."""
+    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
+        from .verify_api import PayloadTooLarge
+
+        raise PayloadTooLarge(f"JSON body larger than {MAX_JSON_BYTES // (1024 * 1024)} MiB")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput.single("body", "must be a JSON object (Content-Type: application/json)")
+    problems = [FieldProblem(k, "unknown field") for k in body if k not in allowed]
+    problems += [FieldProblem(k, "missing") for k in required if k not in body]
+    problems += [
+        FieldProblem(k, f"must be a {'string' if t is str else 'JSON object'}")
+        for k, t in allowed.items()
+        if k in body and not isinstance(body[k], t)
+    ]
+    if problems:
+        raise InvalidInput(problems)
+    return body
+
+
+def issued_response(issued: Issued) -> Response:
+    body = {
+        "identifier": issued.identifier,
+        "kind": issued.kind,
+        "status": issued.status,
+        "version": issued.version,
+        "issued_at": records._iso(issued.issued_at),
+        "pdf_url": f"{platform().settings.base_url.rstrip('/')}/api/v1/licences/{issued.identifier}/pdf",
+        "qr_text": issued.qr_text,
+    }
+    resp = jsonify(body)
+    resp.status_code = 201
+    resp.headers["Location"] = f"/api/v1/licences/{issued.identifier}"
+    if issued.replayed:
+        resp.headers["Idempotent-Replayed"] = "true"
+    return resp
+
+
+@bp.post("/licences")
+def create_licence() -> Response:
+    body = json_body({"kind": str, "data": dict}, ("kind", "data"))
+    kind = body["kind"]
+    if kind not in KINDS:
+        raise InvalidInput.single("kind", f"unknown licence kind; expected one of {', '.join(KINDS)}")
+    principal().require_kind(kind, client=client())
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (1 <= len(key) <= 100 and key.isprintable()):
+        raise InvalidInput.single("Idempotency-Key", "1-100 printable characters")
+    issued = issue(
+        platform(),
+        kind=kind,
+        data=body["data"],
+        department=principal().department,
+        actor=principal().actor,
+        client=client(),
+        idempotency_key=key,
+    )
+    return issued_response(issued)
+
+
+@bp.get("/licences")
+def list_licences() -> Response:
+    unknown = sorted(set(request.args) - LIST_PARAMS)
+    if unknown:
+        raise InvalidInput([FieldProblem(k, "unknown query parameter") for k in unknown])
+    try:
+        limit = int(request.args.get("limit", "50"))
+    except ValueError:
+        raise InvalidInput.single("limit", "must be an integer") from None
+    return jsonify(
+        records.listing(
+            platform(),
+            principal(),
+            kind=request.args.get("kind"),
+            status=request.args.get("status"),
+            holder=request.args.get("holder"),
+            issued_after=request.args.get("issued_after"),
+            cursor=request.args.get("cursor"),
+            limit=limit,
+        )
+    )
+
+
+@bp.get("/licences/<identifier>")
+def get_licence(identifier: str) -> Response:
+    return jsonify(records.record(platform(), principal(), identifier, client=client()))
+
+
+@bp.get("/licences/<identifier>/pdf")
+def get_pdf(identifier: str) -> Response:
+    data = records.pdf(platform(), principal(), identifier, client=client())
+    resp = Response(data, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = f'attachment; filename="{identifier}.pdf"'
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/licences/<identifier>/events")
+def get_events(identifier: str) -> Response:
+    return jsonify(records.history(principal(), identifier, client=client()))
+
+
+@bp.post("/licences/<identifier>/versions")
+def new_version(identifier: str) -> Response:
+    body = json_body({"data": dict}, ("data",))
+    issued = lifecycle.new_version(
+        platform(), identifier, data=body["data"], actor=principal().actor, department=principal().department, client=client()
+    )
+    return issued_response(issued)
+
+
+def _status_change(action: str, identifier: str) -> Response:
+    body = json_body({"reason": str}, ("reason",))
+    records.record(platform(), principal(), identifier, client=client())  # ownership and kind scope, audited when refused
+    change = getattr(lifecycle, action)
+    row = change(identifier, reason=body["reason"], actor=principal().actor, department=principal().department, client=client())
+    return jsonify(records.summary(row, platform().settings.base_url))
+
+
+@bp.post("/licences/<identifier>/revoke")
+def revoke(identifier: str) -> Response:
+    return _status_change("revoke", identifier)
+
+
+@bp.post("/licences/<identifier>/suspend")
+def suspend(identifier: str) -> Response:
+    return _status_change("suspend", identifier)
+
+
+@bp.post("/licences/<identifier>/reinstate")
+def reinstate(identifier: str) -> Response:
+    return _status_change("reinstate", identifier)
