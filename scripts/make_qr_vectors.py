@@ -33,7 +33,7 @@ def main() -> None:
     ]
     for kind, data, expires in cases:
         lid = LicenceId(KINDS[kind].kind_code, ISSUER, "D5DPPS0FL67TSDU6", 1)
-        claims = Claims(str(lid), kind, ISSUER, 1795000000, expires, "张*明", data_digest(data))
+        claims = Claims(str(lid), kind, ISSUER, 1795000000, expires, "张*明", data_digest(data), 98765)
         signed = sign_claims(claims, key, KID)
         vectors.append(
             {
@@ -48,6 +48,7 @@ def main() -> None:
                     "expires_at": expires,
                     "holder": claims.holder,
                     "digest_hex": claims.digest.hex(),
+                    "status_index": claims.status_index,
                 },
                 "claims_cbor_hex": claims.to_cbor().hex(),
                 "cose_sign1_hex": signed.hex(),

@@ -31,7 +31,7 @@ def _key() -> ec.EllipticCurvePrivateKey:
 @pytest.mark.parametrize("vector", VECTORS["vectors"], ids=lambda v: v["description"])
 def test_encoder_reproduces_vector_bytes(vector: dict) -> None:
     c = vector["claims"]
-    claims = Claims(c["identifier"], c["kind"], c["issuer"], c["issued_at"], c["expires_at"], c["holder"], bytes.fromhex(c["digest_hex"]))
+    claims = Claims(c["identifier"], c["kind"], c["issuer"], c["issued_at"], c["expires_at"], c["holder"], bytes.fromhex(c["digest_hex"]), c["status_index"])
     assert canonical_json(vector["data"]).hex() == vector["canonical_json_utf8_hex"]
     assert hashlib.sha256(canonical_json(vector["data"])).hexdigest() == c["digest_hex"]
     assert claims.to_cbor().hex() == vector["claims_cbor_hex"]
@@ -62,6 +62,7 @@ def test_independent_decoder_verifies_vector(vector: dict) -> None:
     assert claims[3] == kind.cbor_code
     assert vector["claims"]["identifier"].startswith(f"1.2.156.3005.2.{kind.kind_code}.{claims[4]}.{claims[1]}.{claims[2]:03d}.")
     assert (6 in claims) == (vector["claims"]["expires_at"] is not None)
+    assert claims[9] == vector["claims"]["status_index"]
 
 
 def test_qr_text_is_alphanumeric_mode_and_at_most_version_12() -> None:
