@@ -1,3 +1,4 @@
 from licence_svc.cli import main
 
-main()
+if __name__ == "__main__":  # worker processes (spawn) import this file without running it
+    main()

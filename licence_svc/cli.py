@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 
 from .errors import InvalidInput, LicenceError
 from .services import audit as audit_service
-from .services import lifecycle, trustdocs
+from .services import bulk, lifecycle, trustdocs
 from .services import tokens as tokens_service
 from .services import setup as setup_service
 from .services.issuing import issue as issue_licence
@@ -212,6 +212,42 @@ def withdraw_key(kid: str, reason: str) -> None:
     _platform()
     setup_service.withdraw_key(kid.strip(), reason=reason)
     click.echo(f"signing key {kid} withdrawn")
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", required=True)
+@click.option("--department", required=True, help="Issuing department code.")
+@click.option("--workers", type=int, default=None, help="Worker processes (default: every core).")
+@click.option("--key-column", default="record_number", show_default=True, help="Column with the department's own record number (part of each row's natural key).")
+@click.option("--errors", "errors_file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Error report (default FILE.errors.csv).")
+@_domain_errors
+def import_(file: Path, kind: str, department: str, workers: int | None, key_column: str, errors_file: Path | None) -> None:
+    """Convert a stock of paper licences: CSV (header = field names) or JSON Lines, streamed.
+
+    Rerunning the same file after an interruption issues only what is missing.
+    """
+    platform = _platform()
+    platform.check_ready()
+    total = bulk.count_rows(file)
+    summary = bulk.run_import(
+        file,
+        kind=kind,
+        department=department.strip().upper(),
+        actor=_actor(),
+        workers=workers,
+        key_column=key_column,
+        errors_path=errors_file,
+        progress=bulk.Progress(total),
+    )
+    report = errors_file or file.with_name(file.name + ".errors.csv")
+    click.echo(
+        f"issued {summary.issued}, skipped as already issued {summary.skipped}, rejected {summary.rejected} "
+        f"in {summary.seconds:.1f}s ({summary.total / max(summary.seconds, 1e-9):.1f} rows/s)"
+    )
+    if summary.rejected:
+        click.echo(f"rejected rows: see {report}")
+        sys.exit(1)
 
 
 @main.group()

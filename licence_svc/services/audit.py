@@ -32,9 +32,7 @@ def record(action: str, **kwargs: Any) -> None:
 def maybe_checkpoint(platform: Platform) -> None:
     """Sign the chain head when enough events have passed since the last checkpoint."""
     seq, _ = trail.head()
-    cps = trail.checkpoints()
-    last = cps[-1]["seq"] if cps else 0
-    if seq - last >= CHECKPOINT_EVERY:
+    if seq - trail.last_checkpoint_seq() >= CHECKPOINT_EVERY:
         checkpoint(platform)
 
 

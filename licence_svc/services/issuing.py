@@ -46,7 +46,7 @@ class Issued:
     replayed: bool = False  # returned for a repeated Idempotency-Key, not newly minted
 
 
-def _replay(platform: Platform, department: str, key: str, request_hash: str) -> Issued | None:
+def _replay(platform: Platform, department: str, key: str, request_hash: str, *, load_pdf: bool = True) -> Issued | None:
     """The licence an earlier request with this Idempotency-Key minted; another body → Conflict."""
     stored = idempotent_result(department, key)
     if stored is None:
@@ -54,7 +54,8 @@ def _replay(platform: Platform, department: str, key: str, request_hash: str) ->
     if stored[0] != request_hash:
         raise Conflict("Idempotency-Key was already used with a different request body")
     row = get_licence(stored[1])
-    return Issued(row.identifier, row.kind, row.version, row.status, row.issued_at, row.qr_text, platform.pdfs.get(row.pdf_key), row.pdf_sha256, replayed=True)
+    pdf = platform.pdfs.get(row.pdf_key) if load_pdf else b""
+    return Issued(row.identifier, row.kind, row.version, row.status, row.issued_at, row.qr_text, pdf, row.pdf_sha256, replayed=True)
 
 
 def end_of_day_china(day: Any) -> int:
@@ -88,6 +89,7 @@ def issue(
     actor: str = "cli",
     client: str | None = None,
     idempotency_key: str | None = None,
+    load_replay_pdf: bool = True,
 ) -> Issued:
     """Mint one licence (or, with ``previous``, its next version).
 
@@ -97,7 +99,7 @@ def issue(
     dept = resolve_department(spec, department)
     request_hash = hashlib.sha256(canonical_json({"kind": kind, "data": data})).hexdigest() if idempotency_key else ""
     if idempotency_key:
-        replay = _replay(platform, dept.code, idempotency_key, request_hash)
+        replay = _replay(platform, dept.code, idempotency_key, request_hash, load_pdf=load_replay_pdf)
         if replay:
             return replay
     clean = validate(spec.name, data, can_render=fonts.can_render)
@@ -187,7 +189,7 @@ def issue(
         except Conflict:
             platform.pdfs.delete(key)  # certainly not inserted: this identifier belongs to another licence
             if idempotency_key:
-                replay = _replay(platform, dept.code, idempotency_key, request_hash)
+                replay = _replay(platform, dept.code, idempotency_key, request_hash, load_pdf=load_replay_pdf)
                 if replay:  # a concurrent retry with the same key won the race: same licence
                     return replay
             if previous:

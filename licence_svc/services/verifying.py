@@ -55,9 +55,10 @@ def check_qr_with(text: str, trust: TrustStore, source: StatusSource, *, now: da
     return verify_qr(text, trust=trust, now=now or utcnow(), source=source)
 
 
-def _audited(report: Report, actor: str, client: str | None) -> Report:
+def _audited(platform: Platform, report: Report, actor: str, client: str | None) -> Report:
     licence = report.licence["identifier"] if report.licence else None
     audit.record("verify", actor=actor, outcome=report.verdict, licence=licence, client=client, detail=report.evidence)
+    audit.maybe_checkpoint(platform)
     return report
 
 
@@ -66,7 +67,7 @@ def check_qr(
 ) -> Report:
     """Verify QR text against the register (or offline) and record the verification."""
     report = verify_qr(text, trust=platform.trust_store(), now=now or utcnow(), source=OFFLINE if offline else REGISTER)
-    return _audited(report, actor, client)
+    return _audited(platform, report, actor, client)
 
 
 def check_pdf(
@@ -87,4 +88,4 @@ def check_pdf(
         source=OFFLINE if offline else REGISTER,
         inspect=inspect_pdf_sandboxed if sandbox else None,
     )
-    return _audited(report, actor, client)
+    return _audited(platform, report, actor, client)

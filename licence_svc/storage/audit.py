@@ -74,6 +74,11 @@ def save_checkpoint(seq: int, hash_: str, at: str, signature: str) -> None:
         AuditCheckpoint.insert(seq=seq, hash=hash_, at=at, signature=signature).on_conflict_ignore().execute()
 
 
+def last_checkpoint_seq() -> int:
+    with register_errors():
+        return int(AuditCheckpoint.select(peewee.fn.MAX(AuditCheckpoint.seq)).scalar() or 0)
+
+
 def checkpoints() -> list[dict[str, Any]]:
     with register_errors():
         return list(AuditCheckpoint.select().order_by(AuditCheckpoint.seq).dicts())

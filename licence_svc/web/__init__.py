@@ -26,13 +26,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["licence_platform"] = platform
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from . import department_api, pages, problems, public, verify_api
+    from . import department_api, openapi, pages, problems, public, verify_api
 
     problems.register(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(verify_api.bp)
     app.register_blueprint(department_api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(openapi.bp)
 
     @app.before_request
     def _connect() -> None:

@@ -1,0 +1,259 @@
+"""Bulk conversion of paper stock (存量证照电子制证): stream rows, issue on every core, resume safely.
+
+Each row has a natural key (kind + holder identifier + the department's own record number, or
+an explicit key column). The key is stored in the same transaction as the licence, so rerunning
+a file after a crash issues what is missing and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..core.kinds import KINDS, get_kind
+from ..errors import Conflict, FieldProblem, InvalidInput, LicenceError
+
+log = logging.getLogger(__name__)
+
+KEY_COLUMN = "record_number"
+CHUNK = 16  # rows per task sent to a worker
+WINDOW_PER_WORKER = 4  # tasks in flight per worker: memory stays flat whatever the file size
+
+
+@dataclass(frozen=True)
+class Row:
+    number: int  # 1-based data row number (header excluded)
+    data: dict[str, Any] | None
+    key: str | None
+    problems: tuple[FieldProblem, ...] = ()
+
+
+@dataclass
+class Summary:
+    issued: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+    errors: list[tuple[int, str, str]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.issued + self.skipped + self.rejected
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"issued": self.issued, "skipped": self.skipped, "rejected": self.rejected, "seconds": round(self.seconds, 2)}
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def _csv_value(kind: str, name: str, value: str) -> Any:
+    """CSV cells are text: empty means null; members (a list) travel as a JSON column."""
+    if value == "":
+        return None
+    if kind == "household_register" and name == "members":
+        return json.loads(value)
+    return value
+
+
+def _row_key(kind: str, data: dict[str, Any], record_number: Any) -> tuple[str | None, list[FieldProblem]]:
+    if record_number in (None, ""):
+        return None, [FieldProblem(KEY_COLUMN, "missing: every row needs the department's record number (or give --key-column)")]
+    try:
+        holder = KINDS[kind].holder_ids(data)[0]
+    except (KeyError, IndexError, TypeError, StopIteration):
+        holder = ""
+    return f"import:{kind}:{holder}:{str(record_number).strip()}", []
+
+
+def read_rows(stream: TextIO, *, kind: str, fmt: str, key_column: str = KEY_COLUMN) -> Iterator[Row]:
+    """Yield rows one at a time (CSV with or without BOM, header = field names; or JSON Lines)."""
+    if fmt == "csv":
+        reader = csv.DictReader(stream)
+        if reader.fieldnames:
+            reader.fieldnames = [f.lstrip("\ufeff").strip() for f in reader.fieldnames]
+        for number, raw in enumerate(reader, start=1):
+            try:
+                data = {k: _csv_value(kind, k, v or "") for k, v in raw.items() if k != key_column and k is not None}
+            except json.JSONDecodeError as exc:
+                yield Row(number, None, None, (FieldProblem("members", f"not a JSON list: {exc.msg}"),))
+                continue
+            if None in raw:
+                yield Row(number, None, None, (FieldProblem("row", "more cells than header columns"),))
+                continue
+            key, problems = _row_key(kind, data, raw.get(key_column))
+            yield Row(number, data, key, tuple(problems))
+        return
+    for number, line in enumerate(stream, start=1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield Row(number, None, None, (FieldProblem("line", f"not JSON: {exc.msg}"),))
+            continue
+        if not isinstance(obj, dict):
+            yield Row(number, None, None, (FieldProblem("line", "must be a JSON object"),))
+            continue
+        record_number = obj.pop(key_column, None)
+        key, problems = _row_key(kind, obj, record_number)
+        yield Row(number, obj, key, tuple(problems))
+
+
+def open_input(path: Path) -> tuple[TextIO, str]:
+    fmt = "jsonl" if path.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv"
+    return open(path, encoding="utf-8-sig", newline="" if fmt == "csv" else None), fmt
+
+
+def count_rows(path: Path) -> int:
+    """A fast pass for the progress bar's ETA (CSV records, not lines: cells may hold newlines)."""
+    stream, fmt = open_input(path)
+    with stream:
+        if fmt == "csv":
+            return max(sum(1 for _ in csv.reader(stream)) - 1, 0)
+        return sum(1 for line in stream if line.strip())
+
+
+# -- issuing (in worker processes) --------------------------------------------------------------
+
+_worker_platform: Any = None
+
+
+def _init_worker(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    global _worker_platform
+    from ..core import fonts
+    from .platform import Platform
+
+    _worker_platform = Platform.open()
+    fonts.ensure_loaded()
+
+
+def _issue_chunk(kind: str, department: str, actor: str, rows: list[Row]) -> list[tuple[int, str, list[tuple[str, str]]]]:
+    """Issue a chunk of rows; per row: (number, outcome, problems) with outcome issued/skipped/rejected."""
+    from .issuing import issue
+
+    out: list[tuple[int, str, list[tuple[str, str]]]] = []
+    for row in rows:
+        if row.problems or row.data is None or row.key is None:
+            out.append((row.number, "rejected", [(p.field, p.reason) for p in row.problems]))
+            continue
+        try:
+            issued = issue(_worker_platform, kind=kind, data=row.data, department=department, actor=actor, idempotency_key=row.key, load_replay_pdf=False)
+        except InvalidInput as exc:
+            out.append((row.number, "rejected", [(p.field, p.reason) for p in exc.problems]))
+        except Conflict as exc:
+            out.append((row.number, "rejected", [(KEY_COLUMN, f"already issued with other data ({exc.detail})")]))
+        except LicenceError as exc:
+            out.append((row.number, "rejected", [("row", f"{exc.title}: {exc.detail}")]))
+        else:
+            out.append((row.number, "skipped" if issued.replayed else "issued", []))
+    return out
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+class Progress:
+    """A bar with rate and ETA on a terminal; plain periodic lines otherwise (logs, CI)."""
+
+    def __init__(self, total: int | None, out: TextIO = sys.stderr, every: float = 5.0) -> None:
+        self.total, self.out, self.every = total, out, every
+        self.start = self.last = time.monotonic()
+        self.tty = out.isatty()
+
+    def update(self, s: Summary, *, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self.last < (0.2 if self.tty else self.every):
+            return
+        self.last = now
+        done = s.total
+        rate = done / max(now - self.start, 1e-9)
+        eta = (self.total - done) / rate if (self.total and rate > 0) else 0
+        counts = f"{done}/{self.total or '?'} issued {s.issued} skipped {s.skipped} rejected {s.rejected} · {rate:.1f}/s"
+        if self.tty:
+            width = 30
+            frac = done / self.total if self.total else 0
+            bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+            self.out.write(f"\r[{bar}] {frac:5.1%} {counts} · ETA {eta:5.0f}s ")
+            if final:
+                self.out.write("\n")
+        else:
+            self.out.write(f"import: {counts} · ETA {eta:.0f}s\n")
+        self.out.flush()
+
+
+def run_import(
+    path: Path,
+    *,
+    kind: str,
+    department: str,
+    actor: str,
+    workers: int | None = None,
+    key_column: str = KEY_COLUMN,
+    errors_path: Path | None = None,
+    progress: Progress | None = None,
+    on_progress: Callable[[Summary], None] | None = None,
+) -> Summary:
+    """Issue every row of ``path``; rejected rows go to the error report, never stop the run."""
+    get_kind(kind)
+    from .issuing import resolve_department
+
+    resolve_department(KINDS[kind], department)  # refuse unknown departments and kinds up front
+    workers = workers or os.cpu_count() or 1
+    summary = Summary()
+    started = time.monotonic()
+    env = {k: v for k, v in os.environ.items() if k.startswith("LICENCE_") or k == "DATABASE_URL"}
+    stream, fmt = open_input(path)
+    errors_path = errors_path or path.with_name(path.name + ".errors.csv")
+    with stream, open(errors_path, "w", encoding="utf-8-sig", newline="") as err_file:
+        writer = csv.writer(err_file)
+        writer.writerow(["row", "field", "reason"])
+
+        def collect(results: list[tuple[int, str, list[tuple[str, str]]]]) -> None:
+            for number, outcome, problems in results:
+                setattr(summary, outcome, getattr(summary, outcome) + 1)
+                for f, reason in problems:
+                    writer.writerow([number, f, reason])
+            err_file.flush()
+            summary.seconds = time.monotonic() - started
+            if progress:
+                progress.update(summary)
+            if on_progress:
+                on_progress(summary)
+
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(env,)) as pool:
+            pending: set[Future[Any]] = set()
+            chunk: list[Row] = []
+            rows = read_rows(stream, kind=kind, fmt=fmt, key_column=key_column)
+            for row in rows:
+                chunk.append(row)
+                if len(chunk) == CHUNK:
+                    pending.add(pool.submit(_issue_chunk, kind, department, actor, chunk))
+                    chunk = []
+                    while len(pending) >= workers * WINDOW_PER_WORKER:
+                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for fut in done:
+                            collect(fut.result())
+            if chunk:
+                pending.add(pool.submit(_issue_chunk, kind, department, actor, chunk))
+            for fut in pending:
+                collect(fut.result())
+    summary.seconds = time.monotonic() - started
+    if progress:
+        progress.update(summary, final=True)
+    return summary
