@@ -138,6 +138,24 @@ class AuthFailure(BaseModel):
     at = peewee.DateTimeField(index=True)
 
 
+class Batch(BaseModel):
+    """A bulk import submitted over HTTP and run in the background."""
+
+    batch_id = peewee.CharField(max_length=32, primary_key=True)
+    department = peewee.CharField(max_length=18, index=True)
+    kind = peewee.CharField(max_length=32)
+    status = peewee.CharField(max_length=16)  # queued, running, done, failed
+    total = peewee.IntegerField(default=0)
+    issued = peewee.IntegerField(default=0)
+    skipped = peewee.IntegerField(default=0)
+    rejected = peewee.IntegerField(default=0)
+    input_path = peewee.CharField(max_length=300)
+    errors_path = peewee.CharField(max_length=300)
+    message = peewee.CharField(max_length=300, null=True)
+    created_at = peewee.DateTimeField()
+    updated_at = peewee.DateTimeField()
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     Department,
     SigningKey,
@@ -149,4 +167,5 @@ ALL_MODELS: list[type[BaseModel]] = [
     AuditCheckpoint,
     IdempotencyKey,
     AuthFailure,
+    Batch,
 ]

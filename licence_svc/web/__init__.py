@@ -13,7 +13,7 @@ from ..storage.db import close, connect
 
 log = logging.getLogger(__name__)
 
-MAX_REQUEST_BYTES = 16 * 1024 * 1024  # largest upload: a phone photo
+MAX_REQUEST_BYTES = 64 * 1024 * 1024  # largest upload: a batch; each endpoint caps its own body lower
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from ..core.kinds import KINDS
 from ..errors import FieldProblem, InvalidInput
-from ..services import lifecycle, records
+from ..services import batches, lifecycle, records
 from ..services.issuing import Issued, issue
 from ..services.tokens import Principal, authenticate
 from .public import platform
@@ -146,6 +146,30 @@ def new_version(identifier: str) -> Response:
         platform(), identifier, data=body["data"], actor=principal().actor, department=principal().department, client=client()
     )
     return issued_response(issued)
+
+
+MAX_BATCH_BYTES = 64 * 1024 * 1024
+
+
+@bp.post("/batches")
+def create_batch() -> Response:
+    """A JSON Lines body (or a multipart `file`), one record per line, for the kind in ?kind=."""
+    if request.content_length is not None and request.content_length > MAX_BATCH_BYTES:
+        from .verify_api import PayloadTooLarge
+
+        raise PayloadTooLarge(f"batch larger than {MAX_BATCH_BYTES // (1024 * 1024)} MiB")
+    upload = request.files.get("file")
+    body = upload.read() if upload else request.get_data(cache=False)
+    batch_id = batches.start_batch(platform(), principal(), kind=request.args.get("kind", ""), body=body)
+    resp = jsonify(batches.batch_report(principal(), batch_id))
+    resp.status_code = 202
+    resp.headers["Location"] = f"/api/v1/batches/{batch_id}"
+    return resp
+
+
+@bp.get("/batches/<batch_id>")
+def get_batch(batch_id: str) -> Response:
+    return jsonify(batches.batch_report(principal(), batch_id))
 
 
 def _status_change(action: str, identifier: str) -> Response:

@@ -311,11 +311,11 @@ def problem(description: str, headers: dict[str, Any] | None = None) -> dict[str
     return out
 
 
-RETRY_AFTER = {"Retry-After": {"description": "seconds", "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
+RETRY_AFTER = {"Retry-After": {"description": "seconds", "required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
 RESPONSES = {
     "Unauthenticated": problem(
         "未认证: missing, unknown, expired or revoked token",
-        {"WWW-Authenticate": {"schema": {"type": "string"}}},
+        {"WWW-Authenticate": {"required": True, "schema": {"type": "string", "pattern": "^Bearer "}}},
     ),
     "Forbidden": problem("无权限: another department's licence, or a kind outside the token's scope"),
     "NotFound": problem("不存在: no such licence"),
@@ -345,7 +345,7 @@ def json_body(schema_ref: str, description: str = "") -> dict[str, Any]:
 
 IDENTIFIER_PARAM = {"name": "identifier", "in": "path", "required": True, "schema": ref("Identifier"), "description": "证照标识"}
 CREATED_HEADERS = {
-    "Location": {"description": "the new licence's record", "schema": {"type": "string", "format": "uri-reference"}},
+    "Location": {"description": "the new licence's record", "required": True, "schema": {"type": "string", "format": "uri-reference"}},
     "Idempotent-Replayed": {"description": "\"true\" when an earlier request with this Idempotency-Key minted the licence", "schema": {"type": "string", "const": "true"}},
 }
 DEPT_ERRORS = (401, 403, 404, 422, 429, 503)
@@ -433,7 +433,7 @@ def paths() -> dict[str, Any]:
                 {
                     "200": {
                         "description": "the PDF",
-                        "headers": {"Content-Disposition": {"schema": {"type": "string"}}},
+                        "headers": {"Content-Disposition": {"required": True, "schema": {"type": "string", "pattern": "^attachment"}}},
                         "content": {"application/pdf": {"schema": {"type": "string", "contentMediaType": "application/pdf"}}},
                     },
                     **errors(*DEPT_ERRORS),

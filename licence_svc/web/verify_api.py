@@ -15,6 +15,7 @@ from .public import platform
 bp = Blueprint("verify_api", __name__, url_prefix="/api/v1")
 
 MAX_PDF_BYTES = 10 * 1024 * 1024
+MAX_UPLOAD_BYTES = 16 * 1024 * 1024  # the largest evidence: a phone photo (qrread caps images at 15 MiB)
 MAX_QR_TEXT = 4096
 
 
@@ -27,6 +28,8 @@ class PayloadTooLarge(LicenceError):
 
 def verify_evidence() -> dict[str, Any]:
     """Read the evidence of this request (QR text, PDF or image) and verify it."""
+    if request.content_length is not None and request.content_length > MAX_UPLOAD_BYTES:
+        raise PayloadTooLarge(f"upload larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB")
     if request.files:
         upload = request.files.get("file")
         if upload is None:
@@ -36,7 +39,7 @@ def verify_evidence() -> dict[str, Any]:
             if len(data) > MAX_PDF_BYTES:
                 raise PayloadTooLarge(f"PDF larger than {MAX_PDF_BYTES // (1024 * 1024)} MiB")
             return check_pdf(platform(), data, sandbox=True, client=request.remote_addr).as_dict()
-        data += upload.read()  # images may be larger; read_qr_from_image enforces its own cap
+        data += upload.read(MAX_UPLOAD_BYTES)  # images may be larger than PDFs; qrread caps them
         text = read_qr_from_image(data)
         report = check_qr(platform(), text, client=request.remote_addr).as_dict()
         report["evidence"] = "image"
