@@ -29,6 +29,8 @@ FORMAT_VERSION = 1
 # version: its kind code and issuer code follow from the kind and issuer claims (docs/qr-format.md).
 K_FORMAT, K_SERIAL, K_VERSION, K_KIND, K_ISSUER, K_ISSUED, K_EXPIRES, K_HOLDER, K_DIGEST, K_STATUS = range(10)
 
+# The smallest possible signed payload (signature, key id and claims) is over 100 bytes.
+MIN_PAYLOAD_CHARS = 160
 _SERIAL = re.compile(r"^[0-9A-Z]{8,32}$")
 _ISSUER = re.compile(r"^[0-9A-Z]{18}$")
 _B32 = re.compile(r"^[A-Z2-7]+$")
@@ -168,6 +170,8 @@ def payload_from_text(text: str) -> bytes:
     candidate = candidate.upper()
     if not candidate or not _B32.match(candidate):
         raise UnreadableEvidence("QR text is not a licence verification link")
+    if len(candidate) < MIN_PAYLOAD_CHARS:
+        raise UnreadableEvidence("QR text is too short to hold a signed licence payload")
     try:
         return unb32(candidate)
     except (binascii.Error, ValueError) as exc:

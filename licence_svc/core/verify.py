@@ -25,7 +25,7 @@ from .pdfinspect import PdfFindings, inspect_pdf
 from .statuslist import StatusList
 from .trust import TrustedIssuer, TrustStore
 
-# Verdicts, worst first: the first failing stage decides.
+# Verdicts, worst first: when several checks fail, the worst verdict is reported.
 VALID = "valid"
 VERDICTS = ("tampered", "forged", "untrusted", "revoked", "suspended", "superseded", "expired", VALID)
 
@@ -41,6 +41,18 @@ VERDICT_LABELS = {
     "untrusted": "签发方不可信",
 }
 
+# Check names as the pages show them.
+CHECK_LABELS = {
+    "format": "数据格式",
+    "signature": "数字签名",
+    "issuer_trusted": "签发方可信",
+    "issuer_authorised": "签发方有权签发",
+    "not_expired": "在有效期内",
+    "status": "证照状态",
+    "pdf_integrity": "PDF 完整性",
+    "pdf_matches_record": "与登记记录一致",
+}
+
 # Check names, in pipeline order.
 FORMAT, SIGNATURE, ISSUER_TRUSTED, ISSUER_AUTHORISED = "format", "signature", "issuer_trusted", "issuer_authorised"
 NOT_EXPIRED, STATUS, PDF_INTEGRITY, PDF_MATCHES_RECORD = "not_expired", "status", "pdf_integrity", "pdf_matches_record"
@@ -53,7 +65,7 @@ class Check:
     reason: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "passed": self.passed, "reason": self.reason}
+        return {"name": self.name, "label": CHECK_LABELS[self.name], "passed": self.passed, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -215,15 +227,22 @@ OFFLINE = StatusSource()
 def _status_verdict(run: _Run, status: str, reason: str, where: str) -> None:
     if status in _STATUS_VERDICTS:
         why = f": {reason}" if reason else ""
-        run.fail(STATUS, _STATUS_VERDICTS[status], f"licence {status} ({_STATUS_TEXT[status]}){why}")
+        run.fail(STATUS, _STATUS_VERDICTS[status], f"{_STATUS_TEXT[status]} (licence {status}){why}")
     else:
         run.ok(STATUS, f"licence is in force ({where})")
 
 
 def _check_status(run: _Run, claims: Claims | None, source: StatusSource) -> RecordView | None:
-    """6. Status from the register, else from a signed status list; offline says so rather than guessing."""
+    """6. Status from the register, else from a signed status list; offline says so rather than guessing.
+
+    Only a payload that passed the signature and issuer checks is looked up: the register's
+    word on a licence nobody trusted signing would only muddy the verdict.
+    """
     if claims is None:
         run.skip(STATUS, "not checked: payload unreadable")
+        return None
+    if run.verdict in ("tampered", "forged", "untrusted"):
+        run.skip(STATUS, "not checked: the payload is not genuinely signed by an authorised issuer")
         return None
     if source.lookup is not None:
         record = source.lookup(claims.identifier)

@@ -50,6 +50,8 @@ class Platform:
         self.keys.check_permissions()
         if not self.keys.has_root():
             raise ConfigurationError("platform keys missing: run `python cli.py init`")
+        if not db.schema_exists():
+            raise ConfigurationError("database has no licence tables: run `python cli.py init`")
 
     def issuers(self) -> list[tuple[TrustedIssuer, str]]:
         """Every department certificate with its state: active, retired (rotated out, still

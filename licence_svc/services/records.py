@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,6 +19,7 @@ from .platform import Platform
 from .tokens import Principal
 
 MAX_PAGE = 100
+_HOLDER = re.compile(r"[0-9A-Z]{1,18}")
 
 
 def _iso(value: Any) -> str | None:
@@ -84,11 +86,24 @@ def history(principal: Principal, identifier: str, *, client: str | None = None)
     }
 
 
+def _utc_in_range(value: datetime) -> datetime:
+    """A UTC date-time the database can hold; raises ValueError otherwise."""
+    value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    try:
+        value = value.astimezone(timezone.utc)
+    except OverflowError as exc:
+        raise ValueError("out of range") from exc
+    if not 1900 <= value.year <= 9000:
+        raise ValueError("out of range")
+    return value
+
+
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         at, ident = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(at), str(ident)
-    except (ValueError, TypeError) as exc:
+        parse_licence_id(str(ident))
+        return _utc_in_range(datetime.fromisoformat(at)), str(ident)
+    except (ValueError, TypeError, InvalidInput) as exc:
         raise InvalidInput.single("cursor", "not a cursor this API returned") from exc
 
 
@@ -117,10 +132,11 @@ def listing(
     after_dt = None
     if issued_after:
         try:
-            after_dt = datetime.fromisoformat(issued_after)
-            after_dt = after_dt if after_dt.tzinfo else after_dt.replace(tzinfo=timezone.utc)
+            after_dt = _utc_in_range(datetime.fromisoformat(issued_after))
         except ValueError:
-            problems.append(("issued_after", "must be an ISO 8601 date or date-time"))
+            problems.append(("issued_after", "must be an ISO 8601 date or date-time between 1900 and 9000"))
+    if holder is not None and not _HOLDER.fullmatch(holder.strip().upper()):
+        problems.append(("holder", "an ID number or unified social credit code (up to 18 letters and digits)"))
     if not 1 <= limit <= MAX_PAGE:
         problems.append(("limit", f"between 1 and {MAX_PAGE}"))
     if problems:

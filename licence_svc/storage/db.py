@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import peewee
-from playhouse.db_url import connect
+from playhouse.db_url import connect as connect_url
 
 from ..errors import Conflict, Unavailable
 
@@ -45,7 +45,7 @@ def open_database(url: str) -> peewee.Database:
             pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000, "synchronous": "normal"},
         )
     else:
-        db = connect(url)
+        db = connect_url(url)
     database.initialize(db)
     return db
 
@@ -55,6 +55,15 @@ def create_schema() -> None:
 
     with database.atomic():
         database.create_tables(ALL_MODELS, safe=True)
+
+
+def schema_exists() -> bool:
+    """Checked at start-up instead of creating tables: DDL from every starting worker would
+    take locks that deadlock with licences being issued."""
+    from .models import ALL_MODELS
+
+    with register_errors():
+        return all(database.table_exists(m._meta.table_name) for m in ALL_MODELS)
 
 
 def drop_schema() -> None:

@@ -18,7 +18,7 @@ MAX_REQUEST_BYTES = 64 * 1024 * 1024  # largest upload: a batch; each endpoint c
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app; refuses to start when private keys are missing or readable by others."""
-    platform = Platform.open(settings, create_schema=True)
+    platform = Platform.open(settings)
     platform.check_ready()
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"), static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES

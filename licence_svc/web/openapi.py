@@ -19,7 +19,7 @@ from ..core.kinds import ETHNICITIES, KINDS, MAX_PHOTO_BYTES, VEHICLE_CLASSES, F
 from ..core.statuslist import CODES
 from ..services.lifecycle import MAX_REASON
 from ..services.records import MAX_PAGE
-from .department_api import MAX_JSON_BYTES
+from .department_api import MAX_BATCH_BYTES, MAX_JSON_BYTES
 from .public import platform
 from .verify_api import MAX_PDF_BYTES, MAX_QR_TEXT
 
@@ -230,6 +230,28 @@ def schemas() -> dict[str, Any]:
                     "status_changes": {"type": "array", "items": ref("StatusChange")},
                 },
                 title="历史 History",
+            ),
+            "BatchReport": obj(
+                {
+                    "batch_id": {"type": "string"},
+                    "kind": ref("Kind"),
+                    "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+                    "total": {"type": "integer", "minimum": 0},
+                    "issued": {"type": "integer", "minimum": 0},
+                    "skipped": {"type": "integer", "minimum": 0},
+                    "rejected": {"type": "integer", "minimum": 0},
+                    "done": {"type": "integer", "minimum": 0},
+                    "message": {"type": ["string", "null"], "description": "why a failed batch failed"},
+                    "errors": {
+                        "type": "array",
+                        "maxItems": 1000,
+                        "items": obj({"row": {"type": "integer"}, "field": {"type": "string"}, "reason": {"type": "string"}}),
+                        "description": "rejected rows (the first 1000)",
+                    },
+                    "created_at": date_time,
+                    "updated_at": date_time,
+                },
+                title="批量导入 Batch import progress",
             ),
             "Check": obj(
                 {
@@ -463,6 +485,38 @@ def paths() -> dict[str, Any]:
             )
         },
         **{f"{API}/licences/{{identifier}}/{action}": item for action, item in status_change.items()},
+        f"{API}/batches": {
+            "post": operation(
+                "createBatch",
+                "licences",
+                "批量导入 Start a batch import",
+                "JSON Lines, one record (the kind's data) per line, imported in the background with the same code as "
+                "`cli.py import`; poll the batch for progress and the rejected rows.",
+                {
+                    "202": json_response("accepted", ref("BatchReport"), {"Location": CREATED_HEADERS["Location"]}),
+                    **errors(401, 403, 413, 422, 429, 503),
+                },
+                parameters=[{"name": "kind", "in": "query", "required": True, "schema": ref("Kind")}],
+                requestBody={
+                    "required": True,
+                    "description": f"at most {MAX_BATCH_BYTES // (1024 * 1024)} MiB of UTF-8",
+                    "content": {
+                        "application/x-ndjson": {"schema": {"type": "string"}},
+                        "multipart/form-data": {"schema": obj({"file": {"type": "string", "format": "binary"}})},
+                    },
+                },
+            )
+        },
+        f"{API}/batches/{{batch_id}}": {
+            "get": operation(
+                "getBatch",
+                "licences",
+                "导入进度 Batch progress",
+                "Progress and the rejected rows of one of the department's batches.",
+                {"200": json_response("the batch", ref("BatchReport")), **errors(401, 403, 404, 429, 503)},
+                parameters=[{"name": "batch_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{16}$"}}],
+            )
+        },
         f"{API}/verify": {
             "post": operation(
                 "verify",

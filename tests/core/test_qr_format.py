@@ -95,7 +95,7 @@ def test_claims_round_trip_through_qr_text(kind: str, issued: int, expires: int 
 
 def test_unknown_format_version_is_unreadable() -> None:
     key = _key()
-    payload = cbor2.dumps({0: 2, 1: "X"})
+    payload = cbor2.dumps({0: 2, 1: "X", 8: bytes(64)})  # long enough to look like a real payload
     text = qr_text("http://h", cose.sign1(payload, key, b"\x00" * 8))
     msg = cose.parse_sign1(payload_from_text(text))
     with pytest.raises(UnreadableEvidence, match="unknown QR format version 2"):
