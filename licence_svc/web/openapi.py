@@ -256,6 +256,7 @@ def schemas() -> dict[str, Any]:
             "Check": obj(
                 {
                     "name": {"type": "string", "enum": list(CHECK_NAMES)},
+                    "label": {"type": "string", "description": "the check's name in Chinese, as the pages show it"},
                     "passed": {"type": ["boolean", "null"], "description": "null: not checked (offline, or an earlier stage failed)"},
                     "reason": {"type": "string"},
                 }
