@@ -1,10 +1,14 @@
 """PAdES certification signatures on licence PDFs, with the licence data as an associated file.
 
-Pure apart from pyhanko reading the clock for the signing time and the time-stamp.
+pyhanko lays out the incremental update (embedded file, signature field and dictionary, DocMDP
+certification, the /Contents placeholder) and digests the byte range; the CMS container that goes
+into the placeholder is assembled by :mod:`.cms` from parts encoded once per signer (see there for
+why). Pure apart from reading the clock for the signing time and the time-stamp.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 from io import BytesIO
@@ -17,17 +21,19 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.embed import EmbeddedFileObject, EmbeddedFileParams, FileSpec, embed_file
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
+from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
-from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
-from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
+from .cms import PadesCmsSigner, TimeStampAuthority, TimeStampSource
 from .pki import Credentials
 
 ATTACHMENT_NAME = "licence.json"
 SIGNATURE_FIELD = "LicenceSignature"
 # Enough for an ECDSA signature, a two-certificate chain and an RSA time-stamp token with its
-# certificate; fixing it skips pyhanko's size-estimating dry run.
+# certificate and the root (~3.5 KB of DER, written as hex); fixing it skips pyhanko's
+# size-estimating dry run. An external TSA may send larger tokens: that path reserves more.
 BYTES_RESERVED = 12288
+BYTES_RESERVED_EXTERNAL_TSA = 24576
 
 
 def to_asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
@@ -41,13 +47,28 @@ def _to_asn1_key(creds: Credentials) -> asn1_keys.PrivateKeyInfo:
     return asn1_keys.PrivateKeyInfo.load(der)
 
 
+def _http_timestamps(url: str) -> TimeStampSource:
+    """Time-stamp tokens from an external RFC 3161 service (one HTTP request a signature)."""
+    client = HTTPTimeStamper(url)
+
+    def token(digest: bytes) -> bytes:
+        return bytes(asyncio.run(client.async_timestamp(digest, "sha256")).dump())
+
+    return token
+
+
 @dataclass(frozen=True)
 class PdfSigner:
-    """Everything needed to sign a department's licences; build once and reuse (it is costly)."""
+    """Everything needed to sign a department's licences; build once and reuse (it is costly).
+
+    ``signer`` describes the department certificate to pyhanko's PDF layer (it never signs);
+    ``cms`` holds the loaded keys and makes the signature container.
+    """
 
     signer: signers.SimpleSigner
-    timestamper: TimeStamper
+    cms: PadesCmsSigner
     department_name: str
+    bytes_reserved: int = BYTES_RESERVED
 
     @classmethod
     def build(
@@ -66,21 +87,18 @@ class PdfSigner:
             signing_key=_to_asn1_key(department),
             cert_registry=SimpleCertificateStore.from_certs([root_asn1]),
         )
-        timestamper: TimeStamper
+        timestamps: TimeStampSource
+        reserved = BYTES_RESERVED
         if tsa_url:
-            timestamper = HTTPTimeStamper(tsa_url)
+            timestamps, reserved = _http_timestamps(tsa_url), BYTES_RESERVED_EXTERNAL_TSA
         elif tsa is not None:
-            timestamper = DummyTimeStamper(
-                tsa_cert=to_asn1_cert(tsa.cert), tsa_key=_to_asn1_key(tsa), certs_to_embed=[root_asn1]
-            )
+            timestamps = TimeStampAuthority(tsa, chain=[root]).token
         else:
             raise ValueError("a time-stamping key or a TSA URL is required")
-        return cls(signer, timestamper, department_name)
+        return cls(signer, PadesCmsSigner(department, chain=[root], timestamp=timestamps), department_name, reserved)
 
 
-def sign_licence_pdf(pdf: bytes, *, attachment: bytes, signer: PdfSigner, reason: str) -> bytes:
-    """Attach the licence data and certify the document: DocMDP P1 (no changes), PAdES, time-stamped."""
-    writer = IncrementalPdfFileWriter(BytesIO(pdf))
+def _embed_attachment(writer: IncrementalPdfFileWriter, attachment: bytes) -> None:
     stream = EmbeddedFileObject.from_file_data(
         writer,
         data=attachment,
@@ -97,6 +115,17 @@ def sign_licence_pdf(pdf: bytes, *, attachment: bytes, signer: PdfSigner, reason
             af_relationship=generic.NameObject("/Data"),
         ),
     )
+
+
+def sign_licence_pdf(pdf: bytes, *, attachment: bytes, signer: PdfSigner, reason: str) -> bytes:
+    """Attach the licence data and certify the document: DocMDP P1 (no changes), PAdES, time-stamped.
+
+    One incremental update holds the attachment and the signature, so the signature covers the
+    whole file. Raises ValueError if the container outgrows the reserved space (it cannot with the
+    platform TSA), or what the external TSA client raises.
+    """
+    writer = IncrementalPdfFileWriter(BytesIO(pdf))
+    _embed_attachment(writer, attachment)
     meta = signers.PdfSignatureMetadata(
         field_name=SIGNATURE_FIELD,
         md_algorithm="sha256",
@@ -107,10 +136,16 @@ def sign_licence_pdf(pdf: bytes, *, attachment: bytes, signer: PdfSigner, reason
         location=signer.department_name,
         name=signer.department_name,
     )
-    out = BytesIO()
-    pdf_signer = signers.PdfSigner(meta, signer=signer.signer, timestamper=signer.timestamper)
-    pdf_signer.sign_pdf(writer, output=out, bytes_reserved=BYTES_RESERVED)
-    return out.getvalue()
+    pdf_signer = signers.PdfSigner(meta, signer=signer.signer)
+    # Lays out the update with a /Contents placeholder and digests everything but the placeholder.
+    prepared, _tbs, output = asyncio.run(
+        pdf_signer.async_digest_doc_for_signing(writer, bytes_reserved=signer.bytes_reserved)
+    )
+    container = signer.cms.sign(prepared.document_digest)
+    if 2 * len(container) > signer.bytes_reserved:
+        raise ValueError(f"signature container of {len(container)} bytes exceeds the reserved space")
+    prepared.fill_with_cms(output, container)
+    return bytes(output.getvalue())  # type: ignore[attr-defined]
 
 
 def sha256_hex(data: bytes) -> str:
