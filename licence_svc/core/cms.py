@@ -82,7 +82,7 @@ _SHA256 = algos.DigestAlgorithm({"algorithm": "sha256"}).dump()
 
 # The platform TSA's policy: a UUID-derived OID (ITU-T X.667, arc 2.25) needs no registration.
 TSA_POLICY = "2.25.153648678680825265285978188517870103629"
-"""TSA policy OID written in every token (the one the platform has always used)."""
+"""TSA policy OID written in every token."""
 
 
 def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
