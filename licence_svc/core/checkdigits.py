@@ -75,13 +75,11 @@ def credit_code_problem(value: str) -> str | None:
 
 def mod37_36_check_char(text: str) -> str:
     """ISO/IEC 7064 MOD 37,36 check character over upper-case alphanumerics."""
+    try:
+        values = [_ALNUM36_VALUE[ch] for ch in text]
+    except KeyError as exc:
+        raise ValueError(f"character {exc.args[0]!r} is not 0-9A-Z") from None
     p = 36
-    for ch in text:
-        value = _ALNUM36_VALUE.get(ch)
-        if value is None:
-            raise ValueError(f"character {ch!r} is not 0-9A-Z")
-        s = (p + value) % 36
-        if s == 0:
-            s = 36
-        p = (2 * s) % 37
+    for value in values:
+        p = (2 * ((p + value) % 36 or 36)) % 37
     return _ALNUM36[(37 - p) % 36]

@@ -36,8 +36,23 @@ class Sign1:
         return _sig_structure(self.protected, self.payload)
 
 
+def _bstr_head(n: int) -> bytes:
+    """CBOR major type 2 (byte string) head for length ``n``."""
+    if n < 24:
+        return bytes((0x40 | n,))
+    if n < 0x100:
+        return bytes((0x58, n))
+    if n < 0x10000:
+        return b"\x59" + n.to_bytes(2, "big")
+    return b"\x5a" + n.to_bytes(4, "big")
+
+
+_SIG1_PREFIX = b"\x84" + cbor2.dumps("Signature1")
+
+
 def _sig_structure(protected: bytes, payload: bytes) -> bytes:
-    return cbor2.dumps(["Signature1", protected, b"", payload])
+    """CBOR of ["Signature1", protected, h'', payload], written directly: it is on every verify."""
+    return b"".join((_SIG1_PREFIX, _bstr_head(len(protected)), protected, b"\x40", _bstr_head(len(payload)), payload))
 
 
 def sign1(payload: bytes, key: ec.EllipticCurvePrivateKey, kid: bytes) -> bytes:

@@ -84,6 +84,10 @@ class Claims:
             obj = cbor2.loads(raw)
         except Exception as exc:
             raise UnreadableEvidence("QR claims are not CBOR") from exc
+        return cls._from_obj(obj)
+
+    @classmethod
+    def _from_obj(cls, obj: object) -> Claims:
         if not isinstance(obj, Mapping):
             raise UnreadableEvidence("QR claims are not a CBOR map")
         if obj.get(K_FORMAT) != FORMAT_VERSION:
@@ -108,7 +112,6 @@ class Claims:
         identifier = str(LicenceId(kind.kind_code, obj[K_ISSUER], obj[K_SERIAL], obj[K_VERSION]))
         return cls(identifier, kind.name, obj[K_ISSUER], obj[K_ISSUED], expires, obj[K_HOLDER], obj[K_DIGEST], obj.get(K_STATUS))
 
-
     @classmethod
     def from_cbor_or_none(cls, raw: bytes) -> Claims | None:
         """Like from_cbor, but None for damaged claims; an unknown format version still raises."""
@@ -119,7 +122,7 @@ class Claims:
         if isinstance(obj, Mapping) and obj.get(K_FORMAT) not in (None, FORMAT_VERSION):
             raise UnreadableEvidence(f"unknown QR format version {obj.get(K_FORMAT)!r}")
         try:
-            return cls.from_cbor(raw)
+            return cls._from_obj(obj)
         except UnreadableEvidence:
             return None
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -58,8 +58,7 @@ FORMAT, SIGNATURE, ISSUER_TRUSTED, ISSUER_AUTHORISED = "format", "signature", "i
 NOT_EXPIRED, STATUS, PDF_INTEGRITY, PDF_MATCHES_RECORD = "not_expired", "status", "pdf_integrity", "pdf_matches_record"
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(NamedTuple):  # a tuple: several are made on every verification
     name: str
     passed: bool | None  # None: not checked (offline, or an earlier stage failed)
     reason: str
