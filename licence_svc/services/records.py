@@ -53,9 +53,12 @@ def _owned(principal: Principal, identifier: str, client: str | None) -> Licence
     return row
 
 
-def record(platform: Platform, principal: Principal, identifier: str, *, client: str | None = None) -> dict[str, Any]:
-    """The full record, personal data included: only for the issuing department."""
+def record(platform: Platform, principal: Principal, identifier: str, *, client: str | None = None, audit_read: bool = True) -> dict[str, Any]:
+    """The full record, personal data included: only for the issuing department, and every read
+    of it leaves an audit event."""
     row = _owned(principal, identifier, client)
+    if audit_read:
+        audit.record("read", actor=principal.actor, outcome="ok", licence=identifier, client=client)
     out = summary(row, platform.settings.base_url)
     out["issuer"] = row.issuer_id
     out["data"] = json.loads(row.data_json)

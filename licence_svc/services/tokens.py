@@ -11,7 +11,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from ..core.kinds import KINDS
 from ..errors import FieldProblem, InvalidInput, NotAuthorised, RateLimited, Unauthenticated
@@ -64,6 +64,8 @@ def create_token(department_code: str, kinds: list[str] | None = None, *, label:
     allowed = dept.kind_list
     kinds = kinds or allowed
     problems = [FieldProblem("kinds", f"{k} is not a kind {dept.code} may issue") for k in kinds if k not in allowed]
+    if expires_at is not None:
+        expires_at = _aware(expires_at).astimezone(timezone.utc)  # stored in UTC on every database
     if expires_at is not None and expires_at <= utcnow():
         problems.append(FieldProblem("expires", "must be in the future"))
     if problems:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask
+from flask import Flask, request
 
 from ..config import PROJECT_ROOT, Settings
 from ..services.platform import Platform
@@ -37,7 +37,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.before_request
     def _connect() -> None:
-        connect()
+        if request.endpoint != "public.health":  # liveness must not depend on the database
+            connect()
 
     @app.teardown_request
     def _close(_exc: BaseException | None) -> None:

@@ -5,6 +5,7 @@ Every call carries a department bearer token; views parse, call one service, ren
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
@@ -38,11 +39,17 @@ def principal() -> Principal:
 
 def json_body(allowed: dict[str, type], required: tuple[str, ...]) -> dict[str, Any]:
     """The request's JSON object, with only the documented fields, of the documented types."""
-    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        from .verify_api import PayloadTooLarge
+    from .verify_api import PayloadTooLarge
 
+    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
         raise PayloadTooLarge(f"JSON body larger than {MAX_JSON_BYTES // (1024 * 1024)} MiB")
-    body = request.get_json(silent=True)
+    raw = request.stream.read(MAX_JSON_BYTES + 1)  # also bounds a chunked body without Content-Length
+    if len(raw) > MAX_JSON_BYTES:
+        raise PayloadTooLarge(f"JSON body larger than {MAX_JSON_BYTES // (1024 * 1024)} MiB")
+    try:
+        body = json.loads(raw) if request.is_json else None
+    except ValueError:
+        body = None
     if not isinstance(body, dict):
         raise InvalidInput.single("body", "must be a JSON object (Content-Type: application/json)")
     problems = [FieldProblem(k, "unknown field") for k in body if k not in allowed]
@@ -142,6 +149,7 @@ def get_events(identifier: str) -> Response:
 @bp.post("/licences/<identifier>/versions")
 def new_version(identifier: str) -> Response:
     body = json_body({"data": dict}, ("data",))
+    records.record(platform(), principal(), identifier, client=client(), audit_read=False)  # owner and kind scope, audited when refused
     issued = lifecycle.new_version(
         platform(), identifier, data=body["data"], actor=principal().actor, department=principal().department, client=client()
     )
@@ -174,7 +182,7 @@ def get_batch(batch_id: str) -> Response:
 
 def _status_change(action: str, identifier: str) -> Response:
     body = json_body({"reason": str}, ("reason",))
-    records.record(platform(), principal(), identifier, client=client())  # ownership and kind scope, audited when refused
+    records.record(platform(), principal(), identifier, client=client(), audit_read=False)  # owner and kind scope, audited when refused
     change = getattr(lifecycle, action)
     row = change(identifier, reason=body["reason"], actor=principal().actor, department=principal().department, client=client())
     return jsonify(records.summary(row, platform().settings.base_url))

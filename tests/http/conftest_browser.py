@@ -111,7 +111,7 @@ def gunicorn_started(platform: Any, platform_env: dict[str, str], tmp_path_facto
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [str(gunicorn), "--config", str(conf), "--workers", str(WORKERS), "--worker-class", "sync",
-             "--bind", f"127.0.0.1:{port}", "--timeout", "60", "--graceful-timeout", "5", "wsgi:app"],
+             "--bind", f"127.0.0.1:{port}", "--timeout", "60", "--graceful-timeout", "5", "--no-control-socket", "wsgi:app"],
             cwd=ROOT,
             env=env,
             stdout=out,

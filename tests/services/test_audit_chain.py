@@ -1,0 +1,346 @@
+"""The audit trail as a hash chain (全过程留痕), tampered with directly in the database: an edited,
+deleted or reordered event, a truncated tail, and a chain rewritten consistently after a signed
+checkpoint are each found by `python cli.py audit verify` (exit 1, naming the first broken event);
+an untouched chain is intact (exit 0).
+
+These tests damage the trail, so they run on a platform of their own (own keys, own PDF folder,
+own SQLite file or PostgreSQL database), never on the session's; each case restores the trail."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from licence_svc.core.audit import GENESIS, event_hash
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "samples"
+TABLES = {
+    "auditevent": ("seq", "at", "actor", "action", "licence", "client", "outcome", "detail", "prev_hash", "hash"),
+    "audithead": ("id", "seq", "hash"),
+    "auditcheckpoint": ("seq", "hash", "at", "signature"),
+}
+ORDER = {"auditevent": "seq", "audithead": "id", "auditcheckpoint": "seq"}
+
+
+@dataclass
+class Trail:
+    """A platform of its own: its environment, a CLI runner and raw SQL on its database."""
+
+    env: dict[str, str]
+    url: str
+    tmp: Path
+    identifiers: list[str]
+    plain: dict[str, list[tuple[Any, ...]]] | None = None  # the trail without a checkpoint
+    checkpointed: dict[str, list[tuple[Any, ...]]] | None = None  # ... and with one at its head
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(ROOT / "cli.py"), *args], capture_output=True, text=True, env=self.env, cwd=ROOT, timeout=180
+        )
+
+    def connect(self) -> Any:
+        if self.url.startswith("sqlite:///"):
+            return sqlite3.connect(self.url.removeprefix("sqlite:///"))
+        import psycopg2
+
+        return psycopg2.connect(self.url)
+
+    def sql(self, statement: str, *params: Any) -> list[tuple[Any, ...]]:
+        """Run one statement in its own transaction (``?`` placeholders on either database)."""
+        con = self.connect()
+        try:
+            cur = con.cursor()
+            cur.execute(statement if self.url.startswith("sqlite") else statement.replace("?", "%s"), params)
+            rows = cur.fetchall() if cur.description else []
+            con.commit()
+            return rows
+        finally:
+            con.close()
+
+    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        return {t: self.sql(f"SELECT {', '.join(cols)} FROM {t} ORDER BY {ORDER[t]}") for t, cols in TABLES.items()}
+
+    def restore(self, snap: dict[str, list[tuple[Any, ...]]]) -> None:
+        con = self.connect()
+        mark = "?" if self.url.startswith("sqlite") else "%s"
+        try:
+            cur = con.cursor()
+            for table, cols in TABLES.items():
+                cur.execute(f"DELETE FROM {table}")
+                for row in snap[table]:
+                    cur.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})", row)
+            con.commit()
+        finally:
+            con.close()
+        assert self.snapshot() == snap
+
+    def events(self) -> list[dict[str, Any]]:
+        cols = TABLES["auditevent"]
+        return [dict(zip(cols, row)) for row in self.sql(f"SELECT {', '.join(cols)} FROM auditevent ORDER BY seq")]
+
+    def rehash_from(self, seq: int) -> None:
+        """Recompute every hash from event ``seq`` on, and the head: the chain is consistent again."""
+        events = self.events()
+        prev = GENESIS
+        for event in events:
+            if event["seq"] >= seq:
+                digest = event_hash(event, prev)
+                self.sql("UPDATE auditevent SET prev_hash = ?, hash = ? WHERE seq = ?", prev, digest, event["seq"])
+                event["hash"] = digest
+            prev = event["hash"]
+        self.sql("UPDATE audithead SET seq = ?, hash = ? WHERE id = 1", events[-1]["seq"], prev)
+
+    def verify(self) -> tuple[int, str]:
+        proc = self.cli("audit", "verify")
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return proc.returncode, proc.stdout
+
+
+@contextmanager
+def _database(tmp: Path) -> Iterator[str]:
+    """A database of the trail's own: a SQLite file, or a fresh PostgreSQL database (dropped after)."""
+    session_url = os.environ.get("DATABASE_URL")
+    if not session_url or session_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp / 'var' / 'trail.db'}"
+        return
+    import psycopg2
+
+    name = f"audit_{secrets.token_hex(6)}"
+    parts = urlsplit(session_url)
+    admin = psycopg2.connect(session_url)
+    admin.autocommit = True
+    try:
+        admin.cursor().execute(f"CREATE DATABASE {name}")
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+@pytest.fixture(scope="module")
+def trail(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trail]:
+    """init --demo; issue an id card, change it (变更), suspend the new version, verify its QR:
+    five events — issue, change, supersede, suspend, verify."""
+    tmp = tmp_path_factory.mktemp("trail")
+    with _database(tmp) as url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LICENCE_")}
+        env.update(
+            LICENCE_DATA_DIR=str(tmp / "var"),
+            LICENCE_KEYS_DIR=str(tmp / "keys"),
+            LICENCE_BASE_URL="http://127.0.0.1:8000",
+            DATABASE_URL=url,
+        )
+        t = Trail(env, url, tmp, [])
+        steps = [
+            ("init", "--demo"),
+            ("issue", "--kind", "id_card", "--data", str(SAMPLES / "id_card.json"), "--out", str(tmp / "v1.pdf")),
+        ]
+        for step in steps:
+            proc = t.cli(*step)
+            assert proc.returncode == 0, proc.stderr
+        first = proc.stdout.splitlines()[-1]
+        changed = {**json.loads((SAMPLES / "id_card.json").read_text(encoding="utf-8")), "address": "北京市东城区景山前街4号院2号楼3单元502室"}
+        (tmp / "changed.json").write_text(json.dumps(changed, ensure_ascii=False), encoding="utf-8")
+        proc = t.cli("change", first, "--data", str(tmp / "changed.json"), "--out", str(tmp / "v2.pdf"))
+        assert proc.returncode == 0, proc.stderr
+        second = proc.stdout.splitlines()[-1]
+        proc = t.cli("suspend", second, "--reason", "证件遗失")
+        assert proc.returncode == 0, proc.stderr
+        [(qr,)] = t.sql("SELECT qr_text FROM licence WHERE identifier = ?", second)
+        proc = t.cli("verify", "--qr", qr)
+        assert proc.returncode == 1 and "verdict: suspended" in proc.stdout, proc.stdout + proc.stderr
+        t.identifiers = [first, second]
+        t.plain = t.snapshot()
+        proc = t.cli("audit", "checkpoint")
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith("signed checkpoint at event 5: ")
+        t.checkpointed = t.snapshot()
+        t.restore(t.plain)
+        yield t
+
+
+@pytest.fixture()
+def plain(trail: Trail) -> Iterator[Trail]:
+    """The trail without a checkpoint, restored after the test."""
+    assert trail.plain is not None
+    trail.restore(trail.plain)
+    yield trail
+    trail.restore(trail.plain)
+
+
+@pytest.fixture()
+def checkpointed(trail: Trail) -> Iterator[Trail]:
+    """The trail with a signed checkpoint at its head (event 5), restored after the test."""
+    assert trail.checkpointed is not None
+    trail.restore(trail.checkpointed)
+    yield trail
+    trail.restore(trail.plain)  # type: ignore[arg-type]
+
+
+def broken_at(output: str) -> tuple[int, str]:
+    match = re.search(r"^BROKEN at event (\d+): (.+)$", output, re.M)
+    assert match, output
+    return int(match.group(1)), match.group(2)
+
+
+# -- what is recorded -------------------------------------------------------------------------
+
+
+def test_each_step_is_one_event_of_the_chain(plain: Trail) -> None:
+    first, second = plain.identifiers
+    events = plain.events()
+    assert [(e["seq"], e["action"], e["licence"], e["outcome"]) for e in events] == [
+        (1, "issue", first, "ok"),
+        (2, "change", second, "ok"),
+        (3, "supersede", first, "ok"),
+        (4, "suspend", second, "ok"),
+        (5, "verify", second, "suspended"),
+    ]
+    assert all(e["actor"].startswith("cli") for e in events)
+    assert events[2]["detail"] == f"by {second}"
+    assert events[0]["prev_hash"] == GENESIS
+    assert all(b["prev_hash"] == a["hash"] for a, b in zip(events, events[1:]))
+    assert plain.sql("SELECT seq, hash FROM audithead") == [(5, events[-1]["hash"])]
+
+
+def test_events_hold_no_personal_data(plain: Trail) -> None:
+    sample = json.loads((SAMPLES / "id_card.json").read_text(encoding="utf-8"))
+    personal = [sample["name"], sample["id_number"], sample["address"], sample["birth_date"], "3单元502室", sample["photo"][:40]]
+    for row in plain.snapshot()["auditevent"]:
+        text = json.dumps(row, ensure_ascii=False, default=str)
+        assert not [v for v in personal if v in text], row
+
+
+# -- untouched --------------------------------------------------------------------------------
+
+
+def test_untouched_chain_is_intact(plain: Trail) -> None:
+    code, out = plain.verify()
+    assert code == 0, out
+    assert "5 events, head at 5, 0 signed checkpoints" in out
+    assert out.splitlines()[-1] == "audit trail intact"
+
+
+def test_untouched_chain_with_a_checkpoint_is_intact(checkpointed: Trail) -> None:
+    code, out = checkpointed.verify()
+    assert code == 0, out
+    assert "5 events, head at 5, 1 signed checkpoints" in out
+    assert out.splitlines()[-1] == "audit trail intact"
+
+
+# -- tampering --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [("outcome", "forbidden"), ("at", "2020-01-01T00:00:00.000000+00:00")],
+)
+def test_edited_middle_event(plain: Trail, column: str, value: Any) -> None:
+    plain.sql(f"UPDATE auditevent SET {column} = ? WHERE seq = 3", value)
+    code, out = plain.verify()
+    assert code == 1
+    assert broken_at(out) == (3, "event content does not match its hash (edited)")
+
+
+def test_edited_middle_event_with_its_own_hash_recomputed(plain: Trail) -> None:
+    """Re-hashing the edited event alone breaks the next link."""
+    plain.sql("UPDATE auditevent SET outcome = 'forbidden' WHERE seq = 3")
+    [event] = [e for e in plain.events() if e["seq"] == 3]
+    plain.sql("UPDATE auditevent SET hash = ? WHERE seq = 3", event_hash(event, event["prev_hash"]))
+    code, out = plain.verify()
+    assert code == 1
+    assert broken_at(out) == (4, "previous-hash link does not match the event before it")
+
+
+def test_deleted_middle_event(plain: Trail) -> None:
+    plain.sql("DELETE FROM auditevent WHERE seq = 3")
+    code, out = plain.verify()
+    assert code == 1
+    assert broken_at(out) == (4, "sequence jumps from 2 to 4: events missing or reordered")
+
+
+def test_reordered_events(plain: Trail) -> None:
+    plain.sql("UPDATE auditevent SET seq = -2 WHERE seq = 2")
+    plain.sql("UPDATE auditevent SET seq = 2 WHERE seq = 3")
+    plain.sql("UPDATE auditevent SET seq = 3 WHERE seq = -2")
+    assert [e["action"] for e in plain.events()][1:3] == ["supersede", "change"]
+    code, out = plain.verify()
+    assert code == 1
+    assert broken_at(out) == (2, "previous-hash link does not match the event before it")
+
+
+def test_deleted_last_event_is_caught_by_the_head(plain: Trail) -> None:
+    plain.sql("DELETE FROM auditevent WHERE seq = 5")
+    code, out = plain.verify()
+    assert code == 1
+    assert "4 events, head at 5" in out
+    assert broken_at(out) == (4, "chain head does not match the last event (events removed from the end)")
+
+
+def test_all_events_deleted(plain: Trail) -> None:
+    plain.sql("DELETE FROM auditevent")
+    code, out = plain.verify()
+    assert code == 1
+    assert broken_at(out) == (1, "events missing: the chain head records more than the trail holds")
+
+
+def _rewrite_history(t: Trail) -> None:
+    """Make the first event another actor's, re-hash everything after it and move the head."""
+    t.sql("UPDATE auditevent SET actor = 'cli:somebody-else' WHERE seq = 1")
+    t.rehash_from(1)
+
+
+def _drop_and_renumber(t: Trail) -> None:
+    """Delete event 3 and renumber the rest, re-hashed: a gap-free chain of four events."""
+    t.sql("DELETE FROM auditevent WHERE seq = 3")
+    t.sql("UPDATE auditevent SET seq = 3 WHERE seq = 4")
+    t.sql("UPDATE auditevent SET seq = 4 WHERE seq = 5")
+    t.rehash_from(3)
+
+
+def _truncate_tail(t: Trail) -> None:
+    """Delete the last event and roll the head back to the one before: the head cannot tell."""
+    t.sql("DELETE FROM auditevent WHERE seq = 5")
+    [(digest,)] = t.sql("SELECT hash FROM auditevent WHERE seq = 4")
+    t.sql("UPDATE audithead SET seq = 4, hash = ? WHERE id = 1", digest)
+
+
+def _rewrite_checkpoint_row_too(t: Trail) -> None:
+    """Rewrite the chain and the checkpoint row's hash; the signature still holds the old head."""
+    _rewrite_history(t)
+    [(digest,)] = t.sql("SELECT hash FROM auditevent WHERE seq = 5")
+    t.sql("UPDATE auditcheckpoint SET hash = ? WHERE seq = 5", digest)
+
+
+@pytest.mark.parametrize(
+    "rewrite, reason",
+    [
+        (_rewrite_history, "chain differs from the signed checkpoint (rewritten)"),
+        (_drop_and_renumber, "chain differs from the signed checkpoint (rewritten)"),
+        (_truncate_tail, "chain differs from the signed checkpoint (rewritten)"),
+        (_rewrite_checkpoint_row_too, "checkpoint row differs from what was signed"),
+    ],
+    ids=["edit-and-rehash", "delete-and-renumber", "truncate-and-move-head", "checkpoint-row-too"],
+)
+def test_consistent_rewrite_is_caught_by_the_signed_checkpoint(checkpointed: Trail, rewrite: Callable[[Trail], None], reason: str) -> None:
+    rewrite(checkpointed)
+    events = checkpointed.events()
+    assert all(b["prev_hash"] == a["hash"] for a, b in zip(events, events[1:]))  # the chain itself is consistent
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    code, out = checkpointed.verify()
+    assert code == 1, out
+    assert broken_at(out) == (5, reason)
