@@ -33,7 +33,7 @@ def main() -> None:
     os.environ.setdefault("LICENCE_DATA_DIR", str(tmp / "var"))
     os.environ.setdefault("LICENCE_KEYS_DIR", str(tmp / "keys"))
 
-    from licence_svc.core.identifiers import LicenceId, new_serial
+    from licence_svc.core.identifiers import LicenceId
     from licence_svc.core.verify import verify_qr
     from licence_svc.services.issuing import issue
     from licence_svc.services.platform import Platform
@@ -68,30 +68,38 @@ def main() -> None:
             "qr_check_service_median_ms": round(statistics.median(service) * 1000, 3),
         }
 
-    fields = [f for f in Licence._meta.sorted_field_names]
-    base = {f: getattr(template, f if f != "issuer" else "issuer_id") for f in fields}
+    field_names = list(Licence._meta.sorted_field_names)
+    columns = [Licence._meta.fields[f] for f in field_names]
+    base = {f: getattr(template, "issuer_id" if f == "issuer" else f) for f in field_names}
     used_positions: set[int] = {template.status_index}
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    kind_code = template.identifier.split(".")[5]
+
+    def serial() -> str:
+        n, out = secrets.randbits(83), []
+        for _ in range(16):
+            n, r = divmod(n, 36)
+            out.append(alphabet[r])
+        return "".join(out)
 
     def generate(count: int) -> float:
         start = time.perf_counter()
         batch = []
-        kind_code = template.identifier.split(".")[5]
         for _ in range(count):
-            serial = new_serial()
-            ident = str(LicenceId(kind_code, template.issuer_id, serial, 1))
-            pos = secrets.randbelow(2**40)
+            ser = serial()
+            pos = secrets.randbits(40)
             while pos in used_positions:
-                pos = secrets.randbelow(2**40)
+                pos = secrets.randbits(40)
             used_positions.add(pos)
-            row = dict(base, identifier=ident, serial=serial, status_index=pos, holder=f"{secrets.randbelow(10**17):017d}X")
-            batch.append(row)
-            if len(batch) == 5000:
+            row = dict(base, identifier=str(LicenceId(kind_code, template.issuer_id, ser, 1)), serial=ser, status_index=pos, holder=f"{secrets.randbits(56):017d}X")
+            batch.append(tuple(row[f] for f in field_names))
+            if len(batch) == 10000:
                 with db.database.atomic():
-                    Licence.insert_many(batch).execute()
+                    Licence.insert_many(batch, fields=columns).execute()
                 batch = []
         if batch:
             with db.database.atomic():
-                Licence.insert_many(batch).execute()
+                Licence.insert_many(batch, fields=columns).execute()
         return time.perf_counter() - start
 
     results: dict[str, object] = {"database": platform.settings.database_url.split(":", 1)[0]}
