@@ -67,13 +67,6 @@ def test_failed_write_keeps_the_previous_file(store: FileSystemPdfStore, monkeyp
     assert store.get(key) == b"%PDF-old"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG licence_svc/storage/pdfstore.py:38-43 FileSystemPdfStore.put does not remove its '<name>.pdf.tmp' "
-        "when writing fails (e.g. fsync/ENOSPC): the partial temporary file stays in the store"
-    ),
-)
 def test_failed_write_leaves_no_temporary_file(store: FileSystemPdfStore, monkeypatch: pytest.MonkeyPatch) -> None:
     key = pdf_key(IDENTIFIER)
 
