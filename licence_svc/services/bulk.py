@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..core.kinds import KINDS, get_kind
+from ..core.kinds import KINDS, get_kind, validate
 from ..errors import Conflict, FieldProblem, InvalidInput, LicenceError
 
 log = logging.getLogger(__name__)
@@ -66,33 +66,46 @@ def _csv_value(kind: str, name: str, value: str) -> Any:
     return value
 
 
-def _row_key(kind: str, data: dict[str, Any], record_number: Any) -> tuple[str | None, list[FieldProblem]]:
-    if record_number in (None, ""):
-        return None, [FieldProblem(KEY_COLUMN, "missing: every row needs the department's record number (or give --key-column)")]
+def _checked(kind: str, number: int, data: dict[str, Any], record_number: Any, key_column: str) -> Row:
+    """Validate here, in the reading process: the natural key and the request fingerprint are
+    then taken over the normalised record, so ' 1101…' and '1101…', or 'x' and 'X', are the same
+    row on a rerun; and a bad row is reported without a round trip to a worker."""
+    from ..core import fonts
+
+    problems: list[FieldProblem] = []
+    if record_number is None or str(record_number).strip() == "":
+        problems.append(FieldProblem(key_column, "missing: every row needs the department's record number (or give --key-column)"))
     try:
-        holder = KINDS[kind].holder_ids(data)[0]
-    except (KeyError, IndexError, TypeError, StopIteration):
-        holder = ""
-    return f"import:{kind}:{holder}:{str(record_number).strip()}", []
+        clean = validate(kind, data, can_render=fonts.can_render)
+    except InvalidInput as exc:
+        problems.extend(exc.problems)
+        clean = None
+    if problems or clean is None:
+        return Row(number, None, None, tuple(problems))
+    holder = KINDS[kind].holder_ids(clean)[0]
+    return Row(number, clean, f"import:{kind}:{holder}:{str(record_number).strip()}")
 
 
 def read_rows(stream: TextIO, *, kind: str, fmt: str, key_column: str = KEY_COLUMN) -> Iterator[Row]:
-    """Yield rows one at a time (CSV with or without BOM, header = field names; or JSON Lines)."""
+    """Yield rows one at a time (CSV with or without BOM, header = field names; or JSON Lines).
+
+    The key column is dropped from the record unless it is one of the kind's fields (a
+    certificate number, say, can be the key and stay in the data)."""
+    fields = {f.name for f in KINDS[kind].fields}
     if fmt == "csv":
         reader = csv.DictReader(stream)
         if reader.fieldnames:
             reader.fieldnames = [f.lstrip("\ufeff").strip() for f in reader.fieldnames]
         for number, raw in enumerate(reader, start=1):
             try:
-                data = {k: _csv_value(kind, k, v or "") for k, v in raw.items() if k != key_column and k is not None}
+                data = {k: _csv_value(kind, k, v or "") for k, v in raw.items() if k is not None and (k != key_column or k in fields)}
             except json.JSONDecodeError as exc:
                 yield Row(number, None, None, (FieldProblem("members", f"not a JSON list: {exc.msg}"),))
                 continue
             if None in raw:
                 yield Row(number, None, None, (FieldProblem("row", "more cells than header columns"),))
                 continue
-            key, problems = _row_key(kind, data, raw.get(key_column))
-            yield Row(number, data, key, tuple(problems))
+            yield _checked(kind, number, data, raw.get(key_column), key_column)
         return
     for number, line in enumerate(stream, start=1):
         line = line.strip()
@@ -106,9 +119,8 @@ def read_rows(stream: TextIO, *, kind: str, fmt: str, key_column: str = KEY_COLU
         if not isinstance(obj, dict):
             yield Row(number, None, None, (FieldProblem("line", "must be a JSON object"),))
             continue
-        record_number = obj.pop(key_column, None)
-        key, problems = _row_key(kind, obj, record_number)
-        yield Row(number, obj, key, tuple(problems))
+        record_number = obj.get(key_column) if key_column in fields else obj.pop(key_column, None)
+        yield _checked(kind, number, obj, record_number, key_column)
 
 
 def open_input(path: Path) -> tuple[TextIO, str]:
