@@ -12,7 +12,7 @@ def mask_name(name: str) -> str:
         return name[0] + "*"
     if n <= 6:
         return name[0] + "*" * (n - 2) + name[-1]
-    return name[:2] + "*" * (n - 4) + name[-2:]
+    return name[:2] + "****" + name[-2:]  # fixed width: bounded in the QR, and hides the length
 
 
 def mask_number(number: str) -> str:

@@ -53,7 +53,7 @@ MASKED = {
     "household_register": ("刘*", "1101**********0355"),
     "degree_certificate": ("李*怡", "3201**********2084"),
     "driving_licence": ("陈*国", "4403**********4170"),
-    "business_licence": ("北京******公司", "9111**********CD19"),
+    "business_licence": ("北京****公司", "9111**********CD19"),
 }
 
 
