@@ -21,6 +21,8 @@ _CREDIT_SHAPE = re.compile(rf"[{CREDIT_ALPHABET}]{{18}}")
 # ISO/IEC 7064 MOD 37,36 (hybrid system) over 0-9A-Z.
 _ALNUM36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _ALNUM36_VALUE = {c: i for i, c in enumerate(_ALNUM36)}
+# MOD 37,36 step as a table: next P for (P, value), so the loop is one index per character.
+_MOD37_STEP = [[(2 * ((p + v) % 36 or 36)) % 37 for v in range(36)] for p in range(37)]
 
 
 def id_number_check_char(first17: str) -> str:
@@ -80,6 +82,7 @@ def mod37_36_check_char(text: str) -> str:
     except KeyError as exc:
         raise ValueError(f"character {exc.args[0]!r} is not 0-9A-Z") from None
     p = 36
+    step = _MOD37_STEP
     for value in values:
-        p = (2 * ((p + value) % 36 or 36)) % 37
+        p = step[p][value]
     return _ALNUM36[(37 - p) % 36]

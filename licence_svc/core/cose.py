@@ -6,7 +6,6 @@ fixed (one algorithm, kid in the protected header) and the verifier must stay ti
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import cbor2
@@ -15,6 +14,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
+# cbor2 decodes maps as dict, and maps inside tags as its frozendict; checking those two
+# concrete types avoids the ABC machinery of Mapping on every verification.
+CBOR_MAPS = (dict, cbor2.frozendict)
 COSE_SIGN1_TAG = 18
 ALG = 1
 KID = 4
@@ -79,13 +81,13 @@ def parse_sign1(data: bytes) -> Sign1:
     if not (isinstance(obj, (list, tuple)) and len(obj) == 4):
         raise CoseFormatError("COSE_Sign1 must be an array of four")
     protected, unprotected, payload, signature = obj
-    if not all(isinstance(x, bytes) for x in (protected, payload, signature)) or not isinstance(unprotected, Mapping):
+    if not all(isinstance(x, bytes) for x in (protected, payload, signature)) or not isinstance(unprotected, CBOR_MAPS):
         raise CoseFormatError("COSE_Sign1 members have the wrong types")
     try:
         header = cbor2.loads(protected)
     except Exception as exc:
         raise CoseFormatError("protected header is not CBOR") from exc
-    if not isinstance(header, Mapping) or header.get(ALG) != ES256:
+    if not isinstance(header, CBOR_MAPS) or header.get(ALG) != ES256:
         raise CoseFormatError("algorithm must be ES256")
     kid = header.get(KID)
     if not isinstance(kid, bytes):

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..errors import UnreadableEvidence
 from . import cose
+from .cose import CBOR_MAPS
 from .identifiers import LicenceId, parse_licence_id
 from .kinds import KINDS, KINDS_BY_CBOR
 
@@ -88,7 +89,7 @@ class Claims:
 
     @classmethod
     def _from_obj(cls, obj: object) -> Claims:
-        if not isinstance(obj, Mapping):
+        if not isinstance(obj, CBOR_MAPS):
             raise UnreadableEvidence("QR claims are not a CBOR map")
         if obj.get(K_FORMAT) != FORMAT_VERSION:
             raise UnreadableEvidence(f"unknown QR format version {obj.get(K_FORMAT)!r}")
@@ -119,7 +120,7 @@ class Claims:
             obj = cbor2.loads(raw)
         except Exception:
             return None
-        if isinstance(obj, Mapping) and obj.get(K_FORMAT) not in (None, FORMAT_VERSION):
+        if isinstance(obj, CBOR_MAPS) and obj.get(K_FORMAT) not in (None, FORMAT_VERSION):
             raise UnreadableEvidence(f"unknown QR format version {obj.get(K_FORMAT)!r}")
         try:
             return cls._from_obj(obj)

@@ -32,6 +32,10 @@ class TrustedIssuer:
         return self.cert.public_key()
 
     @cached_property
+    def signed_by(self) -> str:
+        return f"signed by {self.department_name} (key {self.kid.hex()})"
+
+    @cached_property
     def validity(self) -> tuple[float, float]:
         return self.cert.not_valid_before_utc.timestamp(), self.cert.not_valid_after_utc.timestamp()
 

@@ -187,7 +187,7 @@ def _check_claims(
     elif not (issuer.validity[0] <= claims.issued_at <= issuer.validity[1]):
         run.fail(ISSUER_TRUSTED, "untrusted", "licence issued outside the signing certificate's validity")
     else:
-        run.ok(ISSUER_TRUSTED, f"signed by {issuer.department_name} (key {msg.kid.hex()})")
+        run.ok(ISSUER_TRUSTED, issuer.signed_by)
     # 4. The signer is the claimed issuer and may issue this kind.
     if issuer.department_code != claims.issuer:
         run.fail(ISSUER_AUTHORISED, "forged", "payload names another issuer than the signing key's department")
