@@ -85,14 +85,24 @@ def main() -> None:
     sig = key.sign(message, ec.ECDSA(hashes.SHA256()))
     pub = key.public_key()
 
+    offline = StatusSource()
+    # The ratio that matters (QR check vs bare ECDSA) is measured in its own interleaved group,
+    # apart from the database-bound checks.
     rates = interleaved_rates(
         {
             "bare": lambda: pub.verify(sig, message, ec.ECDSA(hashes.SHA256())),
-            "offline": lambda: verify_qr(issued.qr_text, trust=trust, now=now, source=StatusSource()),
-            "register": lambda: verify_qr(issued.qr_text, trust=trust, now=now, source=REGISTER),
-            "service": lambda: check_qr(platform, issued.qr_text),
+            "offline": lambda: verify_qr(issued.qr_text, trust=trust, now=now, source=offline),
         },
-        args.seconds * 4,
+        args.seconds * 2,
+    )
+    rates.update(
+        interleaved_rates(
+            {
+                "register": lambda: verify_qr(issued.qr_text, trust=trust, now=now, source=REGISTER),
+                "service": lambda: check_qr(platform, issued.qr_text),
+            },
+            args.seconds * 2,
+        )
     )
     results = {
         "bare_ecdsa_p256_verify_per_s": round(rates["bare"]),

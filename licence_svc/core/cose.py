@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 # cbor2 decodes maps as dict, and maps inside tags as its frozendict; checking those two
 # concrete types avoids the ABC machinery of Mapping on every verification.
 CBOR_MAPS = (dict, cbor2.frozendict)
+_ES256 = ec.ECDSA(hashes.SHA256())  # stateless; made once rather than on every verification
 COSE_SIGN1_TAG = 18
 ALG = 1
 KID = 4
@@ -101,7 +102,7 @@ def verify_sign1(msg: Sign1, public_key: ec.EllipticCurvePublicKey) -> bool:
     r = int.from_bytes(msg.signature[:32], "big")
     s = int.from_bytes(msg.signature[32:], "big")
     try:
-        public_key.verify(encode_dss_signature(r, s), msg.to_be_signed(), ec.ECDSA(hashes.SHA256()))
+        public_key.verify(encode_dss_signature(r, s), msg.to_be_signed(), _ES256)
     except InvalidSignature:
         return False
     return True
