@@ -87,9 +87,9 @@ def main() -> None:
         batch = []
         for _ in range(count):
             ser = serial()
-            pos = secrets.randbits(40)
+            pos = secrets.randbits(22)  # 4M positions: what a list grown for 1M licences spans
             while pos in used_positions:
-                pos = secrets.randbits(40)
+                pos = secrets.randbits(22)  # 4M positions: what a list grown for 1M licences spans
             used_positions.add(pos)
             row = dict(base, identifier=str(LicenceId(kind_code, template.issuer_id, ser, 1)), serial=ser, status_index=pos, holder=f"{secrets.randbits(56):017d}X")
             batch.append(tuple(row[f] for f in field_names))
