@@ -14,14 +14,14 @@ from ..core.statuslist import StatusList
 from ..core.trust import TrustStore
 from ..core.trustlist import trust_store_from_list
 from ..core.verify import OFFLINE, RecordView, Report, StatusSource, verify_pdf, verify_qr
-from ..storage.licences import find_licence
+from ..storage.licences import find_licence_for_verification
 from . import audit
 from .platform import Platform, utcnow
 from .sandbox import inspect_pdf_sandboxed
 
 
 def lookup_record(identifier: str) -> RecordView | None:
-    row = find_licence(identifier)
+    row = find_licence_for_verification(identifier)
     if row is None:
         return None
     return RecordView(

@@ -86,6 +86,26 @@ def find_licence(identifier: str) -> Licence | None:
         return Licence.get_or_none(Licence.identifier == identifier)
 
 
+def find_licence_for_verification(identifier: str) -> Licence | None:
+    """Only the columns verification reads: the personal data (data_json, possibly with a photo)
+    stays on disk, so a check costs the same at a thousand licences as at millions."""
+    with register_errors():
+        return (
+            Licence.select(
+                Licence.identifier,
+                Licence.status,
+                Licence.status_reason,
+                Licence.data_digest,
+                Licence.qr_text,
+                Licence.pdf_sha256,
+                Licence.holder,
+                Licence.superseded_by,
+            )
+            .where(Licence.identifier == identifier)
+            .first()
+        )
+
+
 def get_licence(identifier: str) -> Licence:
     row = find_licence(identifier)
     if row is None:
