@@ -17,7 +17,6 @@ from typing import Any, NamedTuple
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ..errors import UnreadableEvidence
 from . import cose
 from .kinds import KINDS
 from .payload import Claims, data_digest, payload_from_text

@@ -8,7 +8,6 @@ a file after a crash issues what is missing and duplicates nothing.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import logging
 import os
