@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from cryptography import x509
 
-from ..config import Settings
+from ..config import MAX_BASE_URL, Settings
 from ..core.pdfsign import PdfSigner
 from ..core.pki import Credentials, credit_code_of
 from ..core.trust import TrustedIssuer, TrustStore
@@ -40,6 +40,8 @@ class Platform:
     @classmethod
     def open(cls, settings: Settings | None = None, *, create_schema: bool = False) -> Platform:
         settings = settings or Settings.from_env()
+        if len(settings.base_url.rstrip("/")) > MAX_BASE_URL:
+            raise ConfigurationError(f"LICENCE_BASE_URL is longer than {MAX_BASE_URL} characters; the QR code would not fit version 12")
         db.open_database(settings.database_url)
         if create_schema:
             db.create_schema()
