@@ -342,8 +342,9 @@ def verify_pdf(
         _check_status(run, None, source)
         return _report(run, None, None, None, now=now, evidence="pdf", trust=trust, source=source)
     claims, issuer = _check_claims(run, payload_from_text(doc["qr_text"]), trust=trust, now=now)
+    embedded_digest = data_digest(doc["data"])
     if claims is not None:
-        if data_digest(doc["data"]) != claims.digest or doc.get("identifier") != claims.identifier:
+        if embedded_digest != claims.digest or doc.get("identifier") != claims.identifier:
             run.fail(FORMAT, "tampered", "embedded data does not match the signed QR payload")
         pdf_issuer = trust.by_cert(findings.signer_cert) if findings.signer_cert else None
         if issuer and pdf_issuer and pdf_issuer.department_code != issuer.department_code:
@@ -353,7 +354,7 @@ def verify_pdf(
         run.skip(PDF_MATCHES_RECORD, "not checked: offline verification (no register)")
     elif record is not None and claims is not None:
         mismatches = []
-        if record.data_digest != data_digest(doc["data"]).hex():
+        if record.data_digest != embedded_digest.hex():
             mismatches.append("data")
         if record.qr_text != doc["qr_text"]:
             mismatches.append("QR")
