@@ -46,4 +46,5 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     if has_demo_departments():
         log.warning("DEMO departments and keys are in use: never issue real licences with them")
+    close()  # start-up checks opened a connection; requests open their own, so a restarted database is seen
     return app
