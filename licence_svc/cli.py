@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from .errors import InvalidInput, LicenceError
 from .services import audit as audit_service
 from .services import bulk, lifecycle, trustdocs
+from .core.masking import mask_number
 from .services import tokens as tokens_service
 from .services import setup as setup_service
 from .services.issuing import issue as issue_licence
@@ -127,13 +128,32 @@ def departments(ctx: click.Context, as_json: bool) -> None:
 @departments.command("add")
 @click.argument("code")
 @click.option("--name", required=True, help="Chinese name, as printed on licences and in the seal.")
-@click.option("--kinds", required=True, help="Comma-separated licence kinds it may issue.")
+@click.option("--kinds", default="", help="Comma-separated licence kinds it may issue; none: a service window (综合窗口).")
 @_domain_errors
 def departments_add(code: str, name: str, kinds: str) -> None:
     """Register a department and issue its signing certificate."""
     platform = _platform(create_schema=True)
     dept = setup_service.add_department(platform, code.strip().upper(), name, [k.strip() for k in kinds.split(",") if k.strip()])
     click.echo(f"created department {dept.code} {dept.name}")
+
+
+def _echo_claim_codes(codes: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> None:
+    """Each holder's one-time sign-in code, for the paper notice (shown once: only hashes are kept)."""
+    for holder, code in codes:
+        click.echo(f"claim code for holder {mask_number(holder)}: {code}", err=True)
+
+
+@main.command("claim-codes")
+@click.argument("identifier")
+@_domain_errors
+def claim_codes(identifier: str) -> None:
+    """New one-time claim codes for a licence's holders (a lost notice); older unused codes stop working."""
+    _platform()
+    from .services.claim_codes import remint
+    from .storage.licences import get_licence
+
+    get_licence(identifier.strip())  # NotFound names the identifier
+    _echo_claim_codes(remint(identifier.strip()))
 
 
 @main.command()
@@ -150,6 +170,7 @@ def issue(kind: str, data_file: Path, department: str | None, out_file: Path) ->
     issued = issue_licence(platform, kind=kind, data=data, department=department, actor=_actor())
     _write_atomically(out_file, issued.pdf)
     click.echo(f"issued {issued.kind} version {issued.version:03d}; PDF written to {out_file}", err=True)
+    _echo_claim_codes(issued.claim_codes)
     click.echo(issued.identifier)
 
 
@@ -191,6 +212,7 @@ def change(identifier: str, data_file: Path, out_file: Path) -> None:
     issued = lifecycle.new_version(platform, identifier.strip(), data=data, actor=_actor())
     _write_atomically(out_file, issued.pdf)
     click.echo(f"issued version {issued.version:03d}; {identifier.strip()} is superseded", err=True)
+    _echo_claim_codes(issued.claim_codes)
     click.echo(issued.identifier)
 
 
@@ -260,12 +282,16 @@ def token() -> None:
 @click.option("--kinds", default=None, help="Comma-separated kinds the token may act on (default: all the department's).")
 @click.option("--expires", default=None, help="Expiry: an ISO date/time, or a duration like 90d or 12h.")
 @click.option("--label", default="", help="What the token is for, e.g. the client system's name.")
+@click.option("--scopes", default="issue", show_default=True, help="Comma-separated: issue (licences), redeem (holders' share codes), check (field-match checks).")
 @_domain_errors
-def token_create(department: str, kinds: str | None, expires: str | None, label: str) -> None:
+def token_create(department: str, kinds: str | None, expires: str | None, label: str, scopes: str) -> None:
     """Create a token; it is printed once, alone on the last line."""
     _platform()
     kind_list = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
-    token_id, value = tokens_service.create_token(department.strip().upper(), kind_list, label=label, expires_at=_expiry(expires))
+    scope_list = [x.strip() for x in scopes.split(",") if x.strip()]
+    token_id, value = tokens_service.create_token(
+        department.strip().upper(), kind_list, label=label, expires_at=_expiry(expires), scopes=scope_list
+    )
     click.echo(f"token {token_id} for {department.strip().upper()} (store it now: it is not kept)", err=True)
     click.echo(value)
 
@@ -297,7 +323,7 @@ def token_list(department: str | None, as_json: bool) -> None:
         return
     for r in rows:
         state = "revoked" if r["revoked"] else (f"expires {r['expires_at']}" if r["expires_at"] else "active")
-        click.echo(f"{r['token_id']}  {r['department']}  {','.join(r['kinds'])}  {state}  {r['label']}")  # type: ignore[arg-type]
+        click.echo(f"{r['token_id']}  {r['department']}  {','.join(r['kinds'])}  [{','.join(r['scopes'])}]  {state}  {r['label']}")  # type: ignore[arg-type]
 
 
 @token.command("revoke")

@@ -20,6 +20,15 @@ class Settings:
     base_url: str
     tsa_url: str | None = None
     key_passphrase: bytes | None = field(default=None, repr=False)
+    # Holder sign-in: "claim_code" (default: claim code once, then a password) or "oidc" (the
+    # provincial unified identity platform, 统一身份认证); switching is configuration only.
+    holder_signin: str = "claim_code"
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = field(default=None, repr=False)
+    oidc_id_claim: str = "id_number"  # the ID token claim carrying the id number or credit code
+    cookie_secure: bool = True  # holder session cookies only over HTTPS (browsers accept them on localhost)
+    check_rate_per_minute: int = 120  # field-match checks per department and minute
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -34,6 +43,13 @@ class Settings:
             base_url=env.get("LICENCE_BASE_URL", "http://127.0.0.1:8000"),
             tsa_url=env.get("LICENCE_TSA_URL") or None,
             key_passphrase=passphrase.encode("utf-8") if passphrase else None,
+            holder_signin=env.get("LICENCE_HOLDER_SIGNIN", "claim_code"),
+            oidc_issuer=env.get("LICENCE_OIDC_ISSUER") or None,
+            oidc_client_id=env.get("LICENCE_OIDC_CLIENT_ID") or None,
+            oidc_client_secret=env.get("LICENCE_OIDC_CLIENT_SECRET") or None,
+            oidc_id_claim=env.get("LICENCE_OIDC_ID_CLAIM", "id_number"),
+            cookie_secure=env.get("LICENCE_COOKIE_SECURE", "1") not in ("0", "false", "no"),
+            check_rate_per_minute=int(env.get("LICENCE_CHECK_RATE_PER_MINUTE", "120")),
         )
 
     @property

@@ -86,7 +86,8 @@ class KindSpec:
         if self.name == "household_register":
             return tuple(m["id_number"] for m in data["members"])
         if self.name == "business_licence":
-            return (data["credit_code"],)
+            rep = data.get("legal_representative_id_number")
+            return (data["credit_code"], rep) if rep else (data["credit_code"],)
         if self.name == "driving_licence":
             return (data["licence_number"],)
         return (data["id_number"],)
@@ -221,6 +222,8 @@ KINDS: dict[str, KindSpec] = {
                 FieldSpec("name", "名称", max_length=100),
                 FieldSpec("entity_type", "类型", max_length=40),
                 FieldSpec("legal_representative", "法定代表人", max_length=40),
+                # Not printed: lets the legal representative see and share the company's licence.
+                FieldSpec("legal_representative_id_number", "法定代表人身份证号码", "id_number", optional=True),
                 FieldSpec("registered_capital", "注册资本", max_length=40),
                 FieldSpec("established_on", "成立日期", "date"),
                 FieldSpec("term_from", "营业期限自", "date"),

@@ -161,7 +161,7 @@ def _issue_chunk(kind: str, department: str, actor: str, rows: list[Row]) -> lis
             out.append((row.number, "rejected", [(p.field, p.reason) for p in row.problems]))
             continue
         try:
-            issued = issue(_worker_platform, kind=kind, data=row.data, department=department, actor=actor, idempotency_key=row.key, load_replay_pdf=False)
+            issued = issue(_worker_platform, kind=kind, data=row.data, department=department, actor=actor, idempotency_key=row.key, load_replay_pdf=False, with_claim_codes=False)
         except InvalidInput as exc:
             out.append((row.number, "rejected", [(p.field, p.reason) for p in exc.problems]))
         except Conflict as exc:

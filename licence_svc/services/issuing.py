@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
@@ -26,6 +26,7 @@ from ..storage.licences import free_status_index, get_licence, idempotent_result
 from ..storage.models import Department
 from ..storage.pdfstore import pdf_key
 from . import audit
+from .claim_codes import fresh_codes, remint
 from .platform import Platform, utcnow
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class Issued:
     pdf: bytes
     pdf_sha256: str
     replayed: bool = False  # returned for a repeated Idempotency-Key, not newly minted
+    claim_codes: tuple[tuple[str, str], ...] = ()  # (holder id, one-time code) to hand to each holder
 
 
 def _replay(platform: Platform, department: str, key: str, request_hash: str, *, load_pdf: bool = True) -> Issued | None:
@@ -56,6 +58,10 @@ def _replay(platform: Platform, department: str, key: str, request_hash: str, *,
     row = get_licence(stored[1])
     pdf = platform.pdfs.get(row.pdf_key) if load_pdf else b""
     return Issued(row.identifier, row.kind, row.version, row.status, row.issued_at, row.qr_text, pdf, row.pdf_sha256, replayed=True)
+
+
+def _with_codes(replay: Issued, wanted: bool) -> Issued:
+    return replace(replay, claim_codes=tuple(remint(replay.identifier))) if wanted else replay
 
 
 def end_of_day_china(day: Any) -> int:
@@ -90,8 +96,11 @@ def issue(
     client: str | None = None,
     idempotency_key: str | None = None,
     load_replay_pdf: bool = True,
+    with_claim_codes: bool = True,
 ) -> Issued:
-    """Mint one licence (or, with ``previous``, its next version).
+    """Mint one licence (or, with ``previous``, its next version), with a one-time claim code for
+    each holder (not for bulk conversion: departments ask for those when they notify holders).
+    A replayed Idempotency-Key gets fresh claim codes: the first response may never have arrived.
 
     Raises InvalidInput (every field problem at once), NotAuthorised, Unavailable.
     """
@@ -101,7 +110,7 @@ def issue(
     if idempotency_key:
         replay = _replay(platform, dept.code, idempotency_key, request_hash, load_pdf=load_replay_pdf)
         if replay:
-            return replay
+            return _with_codes(replay, with_claim_codes)
     clean = validate(spec.name, data, can_render=fonts.can_render)
     key_row, signer, creds = platform.signer_for(dept)
     now = now or utcnow()
@@ -151,6 +160,8 @@ def issue(
         )
         key = pdf_key(identifier)
         sha = sha256_hex(pdf)
+        holders = list(dict.fromkeys(spec.holder_ids(clean)))
+        codes, code_rows = fresh_codes(identifier, holders, now) if with_claim_codes else ([], [])
         platform.pdfs.put(key, pdf)
         try:
             insert_licence(
@@ -185,17 +196,19 @@ def issue(
                 idempotency={"department": dept.code, "key": idempotency_key, "request_hash": request_hash, "created_at": now}
                 if idempotency_key
                 else None,
+                holders=holders,
+                claim_codes=code_rows,
             )
         except Conflict:
             platform.pdfs.delete(key)  # certainly not inserted: this identifier belongs to another licence
             if idempotency_key:
                 replay = _replay(platform, dept.code, idempotency_key, request_hash, load_pdf=load_replay_pdf)
                 if replay:  # a concurrent retry with the same key won the race: same licence
-                    return replay
+                    return _with_codes(replay, with_claim_codes)
             if previous:
                 raise Conflict("a newer version of this licence was issued concurrently") from None
             continue
         log.info("issued licence", extra={"identifier": identifier, "kind": spec.name, "issuer": dept.code})
         audit.maybe_checkpoint(platform)
-        return Issued(identifier, spec.name, lid.version, "valid", now, text, pdf, sha)
+        return Issued(identifier, spec.name, lid.version, "valid", now, text, pdf, sha, claim_codes=tuple(codes))
     raise Unavailable("could not allocate a unique identifier")

@@ -14,7 +14,7 @@ from ..errors import InvalidInput
 from ..storage import audit as trail
 from ..storage.licences import get_licence, list_licences, status_events
 from ..storage.models import Licence
-from . import audit
+from . import audit, usage
 from .platform import Platform
 from .tokens import Principal
 
@@ -59,6 +59,7 @@ def record(platform: Platform, principal: Principal, identifier: str, *, client:
     row = _owned(principal, identifier, client)
     if audit_read:
         audit.record("read", actor=principal.actor, outcome="ok", licence=identifier, client=client)
+        usage.record(identifier, "read", organisation=principal.department, purpose="签发部门调取本部门证照记录")
     out = summary(row, platform.settings.base_url)
     out["issuer"] = row.issuer_id
     out["data"] = json.loads(row.data_json)
@@ -70,6 +71,7 @@ def pdf(platform: Platform, principal: Principal, identifier: str, *, client: st
     row = _owned(principal, identifier, client)
     data = platform.pdfs.get(row.pdf_key)
     audit.record("download", actor=principal.actor, outcome="ok", licence=identifier, client=client)
+    usage.record(identifier, "download", organisation=principal.department, purpose="签发部门下载本部门证照文件")
     return data
 
 

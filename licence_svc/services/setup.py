@@ -24,6 +24,8 @@ DEMO_DEPARTMENTS = (
     ("11110000000012001", "示例市教育局（演示）", ("degree_certificate",)),
     ("11110000000014001", "示例市市场监督管理局（演示）", ("business_licence",)),
 )
+# A service window (综合窗口): issues nothing; redeems holders' share codes and runs field checks.
+DEMO_WINDOW = ("11110000000000001", "示例市政务服务中心综合窗口（演示）")
 
 
 def demo_code(first17: str) -> str:
@@ -63,7 +65,14 @@ def initialise(platform: Platform, *, demo: bool = False, force: bool = False) -
                 add_department(platform, code, name, list(kinds), issue_key=False)
                 result.created.append(f"demo department {code} {name}")
                 result.demo_tokens[code] = tokens.create_token(code, list(kinds), label="demo")[1]
+        code = demo_code(DEMO_WINDOW[0])
+        if Department.get_or_none(Department.code == code) is None:
+            add_department(platform, code, DEMO_WINDOW[1], [])
+            result.created.append(f"demo service window {code} {DEMO_WINDOW[1]}")
+            result.demo_tokens[code] = tokens.create_token(code, [], label="demo window", scopes=["redeem", "check"])[1]
     for dept in Department.select():
+        if not dept.kind_list:
+            continue  # a service window signs nothing
         if ensure_signing_key(platform, dept, root, force=force):
             result.created.append(f"signing key for {dept.code}")
     return result
@@ -123,28 +132,29 @@ def withdraw_key(kid: str, *, reason: str) -> None:
 
 
 def add_department(platform: Platform, code: str, name: str, kinds: list[str], *, issue_key: bool = True) -> Department:
-    """Register a department and the kinds it may issue; give it a signing key."""
+    """Register a department and the kinds it may issue; give it a signing key. With no kinds it
+    is a service window (综合窗口): it redeems share codes and checks fields, and signs nothing."""
     problems = []
     if credit_code_problem(code):
         problems.append(FieldProblem("code", credit_code_problem(code) or ""))
     if not name.strip() or len(name) > 100:
         problems.append(FieldProblem("name", "must be 1-100 characters"))
     unknown = [k for k in kinds if k not in KINDS]
-    if unknown or not kinds:
-        problems.append(FieldProblem("kinds", f"unknown kind(s) {', '.join(unknown)}" if unknown else "at least one kind"))
+    if unknown:
+        problems.append(FieldProblem("kinds", f"unknown kind(s) {', '.join(unknown)}"))
     if not problems and Department.get_or_none(Department.code == code) is not None:
         problems.append(FieldProblem("code", "department already exists"))
     if problems:
         raise InvalidInput(problems)
     with db.database.atomic():
         dept = Department.create(code=code, name=name.strip(), kinds=",".join(kinds), created_at=utcnow())
-    if issue_key:
+    if issue_key and kinds:
         ensure_signing_key(platform, dept, platform.keys.root())
     return dept
 
 
 def has_demo_departments() -> bool:
-    codes = [demo_code(first17) for first17, _, _ in DEMO_DEPARTMENTS]
+    codes = [demo_code(first17) for first17, _, _ in DEMO_DEPARTMENTS] + [demo_code(DEMO_WINDOW[0])]
     return Department.select().where(Department.code.in_(codes)).exists()
 
 

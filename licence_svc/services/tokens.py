@@ -22,6 +22,9 @@ from .platform import utcnow
 
 FAILURE_WINDOW = timedelta(minutes=5)
 MAX_FAILURES = 20  # per client address and window
+# What a token may do: issue and manage its department's licences, redeem holders' share codes
+# (a service window), run field-match checks (核验).
+SCOPES = ("issue", "redeem", "check")
 _TOKEN = re.compile(r"lic_([0-9a-f]{8})_[A-Za-z0-9_-]{43}")
 
 
@@ -32,6 +35,7 @@ class Principal:
     department: str
     token_id: str
     kinds: frozenset[str]
+    scopes: frozenset[str] = frozenset({"issue"})
 
     @property
     def actor(self) -> str:
@@ -43,6 +47,11 @@ class Principal:
             audit.record("denied", actor=self.actor, outcome="forbidden", licence=licence, client=client, detail=f"kind {kind} not in token scope")
             raise NotAuthorised(f"this token may not act on {kind} ({KINDS[kind].label if kind in KINDS else kind})")
 
+    def require_scope(self, scope: str, *, client: str | None = None) -> None:
+        if scope not in self.scopes:
+            audit.record("denied", actor=self.actor, outcome="forbidden", client=client, detail=f"scope {scope} not granted to token")
+            raise NotAuthorised(f"this token lacks the {scope} scope")
+
     def require_owner(self, issuer: str, *, licence: str, client: str | None = None) -> None:
         if issuer != self.department:
             audit.record("denied", actor=self.actor, outcome="forbidden", licence=licence, client=client, detail="licence of another department")
@@ -53,8 +62,16 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_token(department_code: str, kinds: list[str] | None = None, *, label: str = "", expires_at: datetime | None = None) -> tuple[str, str]:
-    """A new token for ``department_code`` scoped to ``kinds`` (default: all its kinds).
+def create_token(
+    department_code: str,
+    kinds: list[str] | None = None,
+    *,
+    label: str = "",
+    expires_at: datetime | None = None,
+    scopes: list[str] | None = None,
+) -> tuple[str, str]:
+    """A new token for ``department_code`` scoped to ``kinds`` (default: all its kinds) and
+    ``scopes`` (default: issue).
 
     Returns (token id, token); the token is the only copy there will ever be.
     """
@@ -64,6 +81,8 @@ def create_token(department_code: str, kinds: list[str] | None = None, *, label:
     allowed = dept.kind_list
     kinds = kinds or allowed
     problems = [FieldProblem("kinds", f"{k} is not a kind {dept.code} may issue") for k in kinds if k not in allowed]
+    scopes = scopes or ["issue"]
+    problems += [FieldProblem("scopes", f"unknown scope {s}; expected {', '.join(SCOPES)}") for s in scopes if s not in SCOPES]
     if expires_at is not None:
         expires_at = _aware(expires_at).astimezone(timezone.utc)  # stored in UTC on every database
     if expires_at is not None and expires_at <= utcnow():
@@ -77,6 +96,7 @@ def create_token(department_code: str, kinds: list[str] | None = None, *, label:
         department=dept.code,
         token_hash=_hash(token),
         kinds=",".join(kinds),
+        scopes=",".join(dict.fromkeys(scopes)),
         label=label[:100],
         created_at=utcnow(),
         expires_at=expires_at,
@@ -90,6 +110,7 @@ def list_tokens(department: str | None = None) -> list[dict[str, object]]:
             "token_id": t.token_id,
             "department": t.department_id,
             "kinds": [k for k in t.kinds.split(",") if k],
+            "scopes": [s for s in (t.scopes or "").split(",") if s],
             "label": t.label,
             "created_at": t.created_at.isoformat() if hasattr(t.created_at, "isoformat") else str(t.created_at),
             "expires_at": t.expires_at.isoformat() if t.expires_at else None,
@@ -136,4 +157,5 @@ def authenticate(authorization: str | None, *, client: str) -> Principal:
         raise Unauthenticated(reason or "unauthenticated")
     dept = Department.get_by_id(token.department_id)
     kinds = frozenset(k for k in token.kinds.split(",") if k) & frozenset(dept.kind_list)
-    return Principal(token.department_id, token.token_id, kinds)
+    scopes = frozenset(s for s in (token.scopes or "").split(",") if s)
+    return Principal(token.department_id, token.token_id, kinds, scopes)

@@ -55,6 +55,19 @@ def create_schema() -> None:
 
     with database.atomic():
         database.create_tables(ALL_MODELS, safe=True)
+        _add_missing_columns(ALL_MODELS)
+
+
+def _add_missing_columns(models: list[Any]) -> None:
+    """A register made by an older release gets the columns added since (all nullable or defaulted)."""
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    migrator = SchemaMigrator.from_database(database.obj)
+    for model in models:
+        present = {c.name for c in database.get_columns(model._meta.table_name)}
+        for f in model._meta.sorted_fields:
+            if f.column_name not in present:
+                migrate(migrator.add_column(model._meta.table_name, f.column_name, f))
 
 
 def schema_exists() -> bool:

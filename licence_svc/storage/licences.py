@@ -20,15 +20,19 @@ def insert_licence(
     actor: str = "",
     audit: list[dict[str, Any]] | None = None,
     idempotency: dict[str, Any] | None = None,
+    holders: list[str] | None = None,
+    claim_codes: list[dict[str, Any]] | None = None,
 ) -> Licence:
     """Insert one licence in its own transaction (with its Idempotency-Key, when given: a second
     request with the same key then clashes here rather than minting a second licence); with ``supersedes``, the older version becomes
     superseded in the same transaction, so there is never a moment with two versions in force;
     ``audit`` (keyword arguments of storage.audit.append) is recorded in that transaction too."""
     from . import audit as audit_trail
+    from .holders import add_holders
 
     with register_errors(), write_transaction():
         row = Licence.create(**fields)
+        add_holders(row.identifier, holders or [fields["holder"]], claim_codes or [])
         if idempotency is not None:
             IdempotencyKey.create(**idempotency, licence=row.identifier)
         if supersedes:

@@ -82,6 +82,7 @@ class ApiToken(BaseModel):
     department = peewee.ForeignKeyField(Department, backref="tokens", on_delete="CASCADE")
     token_hash = peewee.CharField(max_length=64, unique=True)
     kinds = peewee.CharField(max_length=200)
+    scopes = peewee.CharField(max_length=100, default="issue")  # comma-separated: issue, redeem, check
     label = peewee.CharField(max_length=100, default="")
     created_at = peewee.DateTimeField()
     expires_at = peewee.DateTimeField(null=True)
@@ -156,6 +157,111 @@ class Batch(BaseModel):
     updated_at = peewee.DateTimeField()
 
 
+class LicenceHolder(BaseModel):
+    """Everyone a licence belongs to: each member of a household, a company and its legal
+    representative. Holder pages and checks find licences through this index only."""
+
+    licence = peewee.CharField(max_length=100, index=True)
+    holder = peewee.CharField(max_length=18, index=True)  # id number or credit code
+
+    class Meta:
+        primary_key = peewee.CompositeKey("licence", "holder")
+
+
+class ClaimCode(BaseModel):
+    """A one-time code the issuing department hands the holder with the licence; only its hash is kept."""
+
+    code_hash = peewee.CharField(max_length=64, primary_key=True)
+    licence = peewee.CharField(max_length=100, index=True)
+    holder = peewee.CharField(max_length=18, index=True)
+    created_at = peewee.DateTimeField()
+    expires_at = peewee.DateTimeField()
+    used_at = peewee.DateTimeField(null=True)
+
+
+class HolderAccount(BaseModel):
+    """A citizen's or company's sign-in: a memory-hard password hash, set after the first claim code."""
+
+    holder = peewee.CharField(max_length=18, primary_key=True)
+    password_hash = peewee.CharField(max_length=200, null=True)
+    created_at = peewee.DateTimeField()
+    updated_at = peewee.DateTimeField()
+
+
+class HolderSession(BaseModel):
+    """A signed-in holder's session; the cookie carries a random token, only its hash is kept."""
+
+    token_hash = peewee.CharField(max_length=64, primary_key=True)
+    holder = peewee.CharField(max_length=18, index=True)
+    csrf = peewee.CharField(max_length=64)
+    method = peewee.CharField(max_length=20)  # claim_code, password, oidc
+    created_at = peewee.DateTimeField()
+    expires_at = peewee.DateTimeField()
+    revoked_at = peewee.DateTimeField(null=True)
+
+
+class ShareGrant(BaseModel):
+    """A holder's authorisation for a window to verify, fetch or download one licence, for a purpose and a time."""
+
+    grant_id = peewee.CharField(max_length=32, primary_key=True)
+    code_hash = peewee.CharField(max_length=64, unique=True)
+    licence = peewee.CharField(max_length=100, index=True)
+    holder = peewee.CharField(max_length=18, index=True)
+    recipient = peewee.CharField(max_length=18, null=True)  # a department code; null: any window
+    purpose = peewee.CharField(max_length=200)
+    scope = peewee.CharField(max_length=10)  # verify, data, pdf (each includes the one before)
+    created_at = peewee.DateTimeField()
+    expires_at = peewee.DateTimeField()
+    revoked_at = peewee.DateTimeField(null=True)
+    bound_to = peewee.CharField(max_length=18, null=True)  # the department that first redeemed an any-window grant
+
+
+class Redemption(BaseModel):
+    """One use of a grant by a window, with the receipt it was given."""
+
+    redemption_id = peewee.CharField(max_length=32, primary_key=True)
+    grant = peewee.ForeignKeyField(ShareGrant, backref="redemptions", on_delete="RESTRICT")
+    department = peewee.CharField(max_length=18, index=True)
+    at = peewee.DateTimeField()
+    receipt = peewee.TextField()  # signed document envelope (core.signeddoc)
+    copy_sha256 = peewee.CharField(max_length=64, null=True)  # the annotated copy (加注件) handed out
+
+
+class UsageEvent(BaseModel):
+    """Who used a licence, for what: what the holder sees under "who has used my licence"."""
+
+    id = peewee.BigAutoField()
+    licence = peewee.CharField(max_length=100, index=True)
+    at = peewee.DateTimeField(index=True)
+    action = peewee.CharField(max_length=20)  # read, download, share, unshare, redeem, check, holder_download
+    organisation = peewee.CharField(max_length=18, null=True)  # department code; null: the holder or the public
+    organisation_name = peewee.CharField(max_length=100, null=True)
+    purpose = peewee.CharField(max_length=200, null=True)
+    grant = peewee.CharField(max_length=32, null=True)
+    authorised = peewee.BooleanField(default=True)  # false: a check the holder did not authorise
+    outcome = peewee.CharField(max_length=40, default="ok")
+
+
+class CheckScope(BaseModel):
+    """Field-match checks a department may run without the holder's grant, per kind."""
+
+    department = peewee.CharField(max_length=18)
+    kind = peewee.CharField(max_length=32)
+    created_at = peewee.DateTimeField()
+
+    class Meta:
+        primary_key = peewee.CompositeKey("department", "kind")
+
+
+class Matter(BaseModel):
+    """A service matter (事项) of the catalogue and the materials it requires."""
+
+    code = peewee.CharField(max_length=40, primary_key=True)
+    name = peewee.CharField(max_length=100)
+    materials_json = peewee.TextField()
+    updated_at = peewee.DateTimeField()
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     Department,
     SigningKey,
@@ -168,4 +274,13 @@ ALL_MODELS: list[type[BaseModel]] = [
     IdempotencyKey,
     AuthFailure,
     Batch,
+    LicenceHolder,
+    ClaimCode,
+    HolderAccount,
+    HolderSession,
+    ShareGrant,
+    Redemption,
+    UsageEvent,
+    CheckScope,
+    Matter,
 ]

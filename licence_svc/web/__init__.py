@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["licence_platform"] = platform
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from . import department_api, openapi, pages, problems, public, verify_api
+    from . import checks_api, department_api, holder_pages, matters_api, openapi, pages, problems, public, shares_api, verify_api
 
     problems.register(app)
     app.register_blueprint(public.bp)
@@ -34,6 +34,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(department_api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(shares_api.bp)
+    app.register_blueprint(checks_api.bp)
+    app.register_blueprint(matters_api.bp)
+    app.register_blueprint(holder_pages.bp)
 
     @app.before_request
     def _connect() -> None:

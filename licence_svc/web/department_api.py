@@ -11,8 +11,9 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 
 from ..core.kinds import KINDS
+from ..core.masking import mask_number
 from ..errors import FieldProblem, InvalidInput
-from ..services import batches, lifecycle, records
+from ..services import batches, claim_codes, lifecycle, records
 from ..services.issuing import Issued, issue
 from ..services.tokens import Principal, authenticate
 from .public import platform
@@ -31,6 +32,7 @@ def client() -> str:
 def require_token() -> None:
     if request.endpoint and request.endpoint.startswith("department_api."):
         g.principal = authenticate(request.headers.get("Authorization"), client=client())
+        g.principal.require_scope("issue", client=client())
 
 
 def principal() -> Principal:
@@ -73,6 +75,8 @@ def issued_response(issued: Issued) -> Response:
         "issued_at": records._iso(issued.issued_at),
         "pdf_url": f"{platform().settings.base_url.rstrip('/')}/api/v1/licences/{issued.identifier}/pdf",
         "qr_text": issued.qr_text,
+        # One-time codes for the holders' first sign-in: print them on the notice handed to each.
+        "claim_codes": [{"holder": mask_number(h), "code": c} for h, c in issued.claim_codes],
     }
     resp = jsonify(body)
     resp.status_code = 201
@@ -139,6 +143,14 @@ def get_pdf(identifier: str) -> Response:
     resp.headers["Content-Disposition"] = f'attachment; filename="{identifier}.pdf"'
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+@bp.post("/licences/<identifier>/claim-codes")
+def new_claim_codes(identifier: str) -> Response:
+    """Fresh one-time claim codes for the holders (a lost notice); their unused codes stop working."""
+    records.record(platform(), principal(), identifier, client=client(), audit_read=False)  # owner and kind scope, audited when refused
+    codes = claim_codes.remint(identifier)
+    return jsonify({"identifier": identifier, "claim_codes": [{"holder": mask_number(h), "code": c} for h, c in codes]})
 
 
 @bp.get("/licences/<identifier>/events")

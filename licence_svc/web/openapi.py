@@ -184,9 +184,23 @@ def schemas() -> dict[str, Any]:
                 {"file": {"type": "string", "format": "binary", "description": f"a licence PDF (at most {MAX_PDF_BYTES // (1024 * 1024)} MiB) or a photo or scan of one (PNG, JPEG)"}}
             ),
             "IssuedLicence": obj(
-                {k: summary_props[k] for k in ("identifier", "kind", "status", "version", "issued_at", "pdf_url", "qr_text")},
+                {
+                    **{k: summary_props[k] for k in ("identifier", "kind", "status", "version", "issued_at", "pdf_url", "qr_text")},
+                    "claim_codes": ref("ClaimCodes"),
+                },
                 title="已签发 Issued",
             ),
+            "ClaimCodes": {
+                "type": "array",
+                "description": "每位持证人的一次性领证码 One-time claim code per holder, for the notice handed to them; shown once.",
+                "items": obj(
+                    {
+                        "holder": {"type": "string", "description": "masked id number or credit code"},
+                        "code": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$"},
+                    }
+                ),
+            },
+            "ClaimCodesIssued": obj({"identifier": ref("Identifier"), "claim_codes": ref("ClaimCodes")}, title="领证码 Claim codes"),
             "LicenceSummary": obj(summary_props, title="证照摘要 Summary"),
             "LicenceRecord": obj(
                 record_props,
@@ -464,6 +478,16 @@ def paths() -> dict[str, Any]:
                 parameters=[IDENTIFIER_PARAM],
             )
         },
+        f"{API}/licences/{{identifier}}/claim-codes": {
+            "post": operation(
+                "createClaimCodes",
+                "licences",
+                "补发领证码 New claim codes",
+                "New one-time claim codes for every holder of the licence (a lost notice); their unused codes stop working.",
+                {"200": json_response("the new codes", ref("ClaimCodesIssued")), **errors(*DEPT_ERRORS)},
+                parameters=[IDENTIFIER_PARAM],
+            )
+        },
         f"{API}/licences/{{identifier}}/events": {
             "get": operation(
                 "getLicenceEvents",
@@ -585,6 +609,16 @@ def paths() -> dict[str, Any]:
     }
 
 
+# Feature blueprints describe their own routes: each module has openapi_paths() and openapi_schemas().
+FEATURE_MODULES = ("shares_api", "checks_api", "matters_api")
+
+
+def _features() -> list[Any]:
+    import importlib
+
+    return [importlib.import_module(f"{__package__}.{name}") for name in FEATURE_MODULES]
+
+
 def document(server_url: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document of /api/v1, served from ``server_url``."""
     return {
@@ -605,7 +639,7 @@ def document(server_url: str) -> dict[str, Any]:
             {"name": "meta", "description": "接口描述 This description"},
         ],
         "security": [{"bearerAuth": []}],
-        "paths": paths(),
+        "paths": {**paths(), **{k: v for m in _features() for k, v in m.openapi_paths().items()}},
         "components": {
             "securitySchemes": {
                 "bearerAuth": {
@@ -615,7 +649,7 @@ def document(server_url: str) -> dict[str, Any]:
                     "description": "Department API token (cli.py token create): scoped to one department and some of its kinds.",
                 }
             },
-            "schemas": schemas(),
+            "schemas": {**schemas(), **{k: v for m in _features() for k, v in m.openapi_schemas().items()}},
             "responses": RESPONSES,
         },
     }

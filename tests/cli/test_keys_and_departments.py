@@ -140,7 +140,9 @@ def test_departments_json_lists_the_demo_departments(run_cli: Callable[..., Any]
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
     demo = [r for r in rows if "演示" in r["name"]]
-    assert len(demo) == 3
+    assert len(demo) == 4  # three issuing departments and one service window
+    (window,) = [r for r in demo if "综合窗口" in r["name"]]
+    assert window["kinds"] == []  # a window issues nothing
     for row in rows:
         assert len(row["code"]) == 18 and gb32100_ok(row["code"]), row
     for bureau, kinds in DEMO_KINDS.items():

@@ -187,6 +187,7 @@ def test_list_never_shows_the_token(run_cli: Run, departments: dict[str, str], p
         "token_id": token_id,
         "department": education,
         "kinds": ["degree_certificate"],
+        "scopes": ["issue"],
         "label": "学籍系统",
         "created_at": rows[token_id]["created_at"],
         "expires_at": None,

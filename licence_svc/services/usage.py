@@ -1,0 +1,76 @@
+"""What holders see under "who has used my licence": each read, download, share and check.
+
+Written next to the audit trail (which proves integrity); this log answers the holder's
+question in their terms: which organisation, for what purpose, under which grant.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ..storage import usage as store
+from .platform import utcnow
+
+# What the holder's page calls each action.
+ACTION_LABELS = {
+    "read": "调取证照数据",
+    "download": "下载证照文件",
+    "holder_download": "本人下载",
+    "share": "创建授权",
+    "unshare": "撤销授权",
+    "redeem": "凭授权码使用",
+    "check": "核验信息",
+    "verify": "扫码/文件查验",
+}
+
+
+def record(
+    licence: str,
+    action: str,
+    *,
+    organisation: str | None = None,
+    organisation_name: str | None = None,
+    purpose: str | None = None,
+    grant: str | None = None,
+    authorised: bool = True,
+    outcome: str = "ok",
+    now: datetime | None = None,
+) -> None:
+    store.add(
+        licence=licence,
+        at=now or utcnow(),
+        action=action,
+        organisation=organisation,
+        organisation_name=organisation_name,
+        purpose=(purpose or None) and purpose[:200],
+        grant=grant,
+        authorised=authorised,
+        outcome=outcome[:40],
+    )
+
+
+def events(identifiers: list[str], *, limit: int = 500) -> list[dict[str, Any]]:
+    """Newest first, for the holder's page and API."""
+    out = []
+    for e in store.for_licences(identifiers, limit=limit):
+        at = e.at if getattr(e.at, "tzinfo", None) else e.at.replace(tzinfo=utcnow().tzinfo)
+        out.append(
+            {
+                "licence": e.licence,
+                "at": at.isoformat(),
+                "action": e.action,
+                "action_label": ACTION_LABELS.get(e.action, e.action),
+                "organisation": e.organisation,
+                "organisation_name": e.organisation_name,
+                "purpose": e.purpose,
+                "grant": e.grant,
+                "authorised": e.authorised,
+                "outcome": e.outcome,
+            }
+        )
+    return out
+
+
+def count_recent(organisation: str, action: str, since: datetime) -> int:
+    return store.count_since(organisation, action, since)
