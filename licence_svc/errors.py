@@ -92,6 +92,15 @@ class Conflict(LicenceError):
     exit_code = 5
 
 
+class Gone(LicenceError):
+    """A share grant that was real but has expired or been revoked: it will never work again."""
+
+    slug = "gone"
+    title = "Gone"
+    http_status = 410
+    exit_code = 4
+
+
 class ConfigurationError(LicenceError):
     """The platform is set up wrongly (missing keys, unsafe permissions); refuse to run."""
 
