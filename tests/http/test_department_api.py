@@ -20,7 +20,10 @@ from typing import Any
 
 import pytest
 
+from licence_svc.core.masking import mask_number
 from licence_svc.services import tokens as token_service
+from licence_svc.services.claim_codes import code_hash
+from licence_svc.storage.holders import use_claim_code
 from licence_svc.services.tokens import MAX_FAILURES
 from licence_svc.storage.models import ApiToken, AuditEvent, Licence
 
@@ -485,8 +488,17 @@ def test_same_idempotency_key_and_body_replays_the_same_licence(api: Callable[..
     assert second.status_code == 201
     assert second.headers["Idempotent-Replayed"] == "true"
     assert second.get_json()["identifier"] == first.get_json()["identifier"]
-    assert second.get_json() == first.get_json()
+    first_codes, second_codes = first.get_json().pop("claim_codes"), second.get_json().pop("claim_codes")
+    assert {k: v for k, v in second.get_json().items() if k != "claim_codes"} == {
+        k: v for k, v in first.get_json().items() if k != "claim_codes"
+    }
     assert second.headers["Location"] == first.headers["Location"]
+    # The first answer may never have arrived: the replay carries fresh claim codes, the old ones are void.
+    holder = sample_data("id_card")["id_number"]
+    now = datetime.now(timezone.utc)
+    assert [c["holder"] for c in second_codes] == [c["holder"] for c in first_codes] == [mask_number(holder)]
+    assert use_claim_code(code_hash(first_codes[0]["code"]), holder, now) is None
+    assert use_claim_code(code_hash(second_codes[0]["code"]), holder, now) == first.get_json()["identifier"]
     assert Licence.select().where(Licence.issuer == police).count() == before + 1
     assert [e.action for e in events_of(first.get_json()["identifier"])] == ["issue"]
 
