@@ -25,3 +25,11 @@ def verdict(payload: str) -> tuple[str, int]:
 @bp.get("/verify")
 def console() -> str:
     return render_template("console.html", labels=VERDICT_LABELS)
+
+
+@bp.get("/s/<code>")
+@bp.get("/S/<code>")
+def share_code(code: str) -> tuple[str, int]:
+    """What a phone shows when someone scans a holder's share QR: how a window uses it, and
+    nothing about the licence (only a window's redeem call, with its token, learns that)."""
+    return render_template("share_code.html"), 200

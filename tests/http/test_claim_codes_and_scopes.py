@@ -104,3 +104,10 @@ def test_cli_reissues_claim_codes(run_cli: Any, client: Any, platform: Any, depa
     assert mask_number(sample_data("id_card")["id_number"]) in proc.stderr
     assert sample_data("id_card")["id_number"] not in proc.stderr + proc.stdout
     assert run_cli("claim-codes", body["identifier"][:-1] + "0").returncode != 0
+
+
+def test_share_qr_opened_in_a_browser_explains_itself_and_reveals_nothing(client: Any) -> None:
+    resp = client.get("/S/K7Q2M-9XA3P")
+    assert resp.status_code == 200
+    page = resp.get_data(as_text=True)
+    assert "授权码" in page and "/api/v1/shares/redeem" in page
