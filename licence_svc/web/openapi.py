@@ -44,6 +44,7 @@ CHECK_NAMES = (
     pipeline.STATUS,
     pipeline.PDF_INTEGRITY,
     pipeline.PDF_MATCHES_RECORD,
+    pipeline.COPY_VALIDITY,
 )
 
 
@@ -290,6 +291,18 @@ def schemas() -> dict[str, Any]:
                 ["identifier", "kind", "kind_label", "issuer", "holder", "issued_at", "expires_at"],
                 title="核验到的证照 (masked)",
             ),
+            "AnnotatedCopy": obj(
+                {
+                    "purpose": {"type": "string", "description": "申请事由: the only use the copy is valid for"},
+                    "recipient": obj({"code": {"type": "string"}, "name": {"type": "string"}}, title="the organisation the copy was handed to"),
+                    "expires_at": date_time,
+                    "expired": {"type": "boolean"},
+                    "grant": {"type": "string", "description": "the holder's share grant"},
+                    "redemption": {"type": "string", "description": "the redemption that handed the copy out"},
+                    "notice": {"type": "string", "description": "the annotation printed on every page"},
+                },
+                title="加注件 Annotated copy",
+            ),
             "VerifyReport": obj(
                 {
                     "verdict": {"type": "string", "enum": list(pipeline.VERDICTS), "description": "; ".join(f"{k}: {v}" for k, v in pipeline.VERDICT_LABELS.items())},
@@ -306,6 +319,10 @@ def schemas() -> dict[str, Any]:
                             "status_as_of": nullable(date_time),
                         }
                     ),
+                    "copy": {
+                        **nullable(ref("AnnotatedCopy")),
+                        "description": "an annotated copy (加注件) handed to a window through a holder's grant; null for the licence itself",
+                    },
                 },
                 title="核验报告 Verification report",
             ),
@@ -635,6 +652,9 @@ def document(server_url: str) -> dict[str, Any]:
         "tags": [
             {"name": "licences", "description": "发证部门 Department API (bearer token)"},
             {"name": "verification", "description": "核验 Verification (public)"},
+            {"name": "sharing", "description": "授权调取 Share codes redeemed by service windows (redeem scope)"},
+            {"name": "checks", "description": "信息核验 Field-match checks (check scope)"},
+            {"name": "matters", "description": "办事事项 Service matters and the materials e-licences satisfy"},
             {"name": "trust", "description": "信任与状态 Trust anchors and status (public)"},
             {"name": "meta", "description": "接口描述 This description"},
         ],
