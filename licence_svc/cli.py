@@ -23,6 +23,7 @@ from .services import audit as audit_service
 from .services import bulk, lifecycle, trustdocs
 from .core.masking import mask_number
 from .services import tokens as tokens_service
+from .services import checks as checks_service
 from .services import setup as setup_service
 from .services.issuing import issue as issue_licence
 from .services.platform import Platform
@@ -334,6 +335,84 @@ def token_revoke(token_id: str) -> None:
     _platform()
     tokens_service.revoke_token(token_id)
     click.echo(f"token {token_id} revoked")
+
+
+@main.group("check-scope")
+def check_scope() -> None:
+    """Kinds a department may check (核验) without the holder's grant; each such check is reported to the holder."""
+
+
+@check_scope.command("grant")
+@click.option("--department", required=True, help="The department's code.")
+@click.option("--kind", required=True, help="The licence kind it may check without a grant.")
+@_domain_errors
+def check_scope_grant(department: str, kind: str) -> None:
+    _platform()
+    added = checks_service.grant_check_scope(department, kind)
+    click.echo(f"check scope {kind.strip()} for {department.strip().upper()} {'granted' if added else 'already granted'}")
+
+
+@check_scope.command("revoke")
+@click.option("--department", required=True, help="The department's code.")
+@click.option("--kind", required=True)
+@_domain_errors
+def check_scope_revoke(department: str, kind: str) -> None:
+    _platform()
+    checks_service.revoke_check_scope(department, kind)
+    click.echo(f"check scope {kind.strip()} for {department.strip().upper()} revoked")
+
+
+@check_scope.command("list")
+@click.option("--department", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@_domain_errors
+def check_scope_list(department: str | None, as_json: bool) -> None:
+    _platform()
+    rows = checks_service.list_check_scopes(department)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['department']}  {r['kind']}  {r['kind_label']}  since {r['created_at']}")
+
+
+@main.group()
+def matters() -> None:
+    """The catalogue of service matters (事项) and the materials each requires."""
+
+
+@matters.command("load")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_domain_errors
+def matters_load(file: Path) -> None:
+    """Replace the whole catalogue with FILE (JSON, or YAML for .yaml/.yml), in one transaction.
+
+    Every problem is listed at once; the old catalogue stays when there is any.
+    """
+    from .services import matters as matters_service
+
+    _platform()
+    result = matters_service.load_file(file, actor=_actor())
+    click.echo(f"loaded {result.matters} matters with {result.materials} materials from {file}")
+
+
+@matters.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_domain_errors
+def matters_list(as_json: bool) -> None:
+    """List the catalogue: each matter and its materials."""
+    from .services import matters as matters_service
+
+    _platform()
+    rows = [m.as_dict() for m in matters_service.catalogue()]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for m in rows:
+        click.echo(f"{m['code']}  {m['name']}" + (f"  ({m['department']})" if m["department"] else ""))
+        for mat in m["materials"]:
+            source = mat["kind_label"] or "纸质材料"
+            click.echo(f"    {mat['id']}  {mat['name']}  [{source}]" + ("" if mat["required"] else "  (可选)"))
 
 
 @main.group()

@@ -22,6 +22,7 @@ ACTION_LABELS = {
     "redeem": "凭授权码使用",
     "check": "核验信息",
     "verify": "扫码/文件查验",
+    "materials": "办事材料免交核验",
 }
 
 

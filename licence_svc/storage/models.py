@@ -258,6 +258,7 @@ class Matter(BaseModel):
 
     code = peewee.CharField(max_length=40, primary_key=True)
     name = peewee.CharField(max_length=100)
+    department = peewee.CharField(max_length=100, null=True)  # the accepting department (受理部门), as the catalogue names it
     materials_json = peewee.TextField()
     updated_at = peewee.DateTimeField()
 
