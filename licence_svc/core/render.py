@@ -539,12 +539,13 @@ def _draw_page(
         fonts.draw_text(c, RIGHT, 15.5 * mm, f"第{number}页 / 共{count}页", 7.5, align="right")
 
 
-def render_pdf(req: RenderRequest) -> bytes:
+def render_pdf(req: RenderRequest, *, overlay: Callable[[Canvas, int, int], None] | None = None) -> bytes:
     """The licence as a PDF: one A4 page, or for a household register a front page plus one per member.
 
     The PDF title is the kind and identifier only (a holder's name in metadata would leak through
-    file listings and search indexes). Raises ValueError if the QR text needs a QR version above 12
-    or a character has no glyph (validation prevents both).
+    file listings and search indexes). ``overlay(canvas, page number, page count)`` draws over each
+    finished page: an annotated copy's notice (core.annotate). Raises ValueError if the QR text
+    needs a QR version above 12 or a character has no glyph (validation prevents both).
     """
     fonts.ensure_loaded()
     matrix = qr_matrix(req.qr_text)
@@ -562,6 +563,8 @@ def render_pdf(req: RenderRequest) -> bytes:
     c.setCreator("licence_svc")
     for number, page in enumerate(pages, 1):
         _draw_page(c, req, page, matrix, qr_ops, number, len(pages))
+        if overlay is not None:
+            overlay(c, number, len(pages))
         c.showPage()
     c.save()
     return buf.getvalue()

@@ -18,6 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from . import cose
+from .annotate import PLATFORM_CODE, CopySection
 from .kinds import KINDS
 from .payload import Claims, data_digest, payload_from_text
 from .pdfinspect import PdfFindings, inspect_pdf
@@ -50,11 +51,13 @@ CHECK_LABELS = {
     "status": "证照状态",
     "pdf_integrity": "PDF 完整性",
     "pdf_matches_record": "与登记记录一致",
+    "copy_validity": "加注件有效期",
 }
 
 # Check names, in pipeline order.
 FORMAT, SIGNATURE, ISSUER_TRUSTED, ISSUER_AUTHORISED = "format", "signature", "issuer_trusted", "issuer_authorised"
 NOT_EXPIRED, STATUS, PDF_INTEGRITY, PDF_MATCHES_RECORD = "not_expired", "status", "pdf_integrity", "pdf_matches_record"
+COPY_VALIDITY = "copy_validity"
 
 
 class Check(NamedTuple):  # a tuple: several are made on every verification
@@ -81,6 +84,17 @@ class RecordView:
 
 
 @dataclass(frozen=True)
+class CopyRecordView:
+    """What the register knows about an annotated copy: the redemption that handed it out."""
+
+    redemption: str
+    grant: str
+    licence: str  # the licence the grant is for
+    copy_sha256: str | None  # None: the redemption handed out no copy
+    grant_revoked: bool
+
+
+@dataclass(frozen=True)
 class Report:
     verdict: str
     checks: tuple[Check, ...]
@@ -90,6 +104,7 @@ class Report:
     status_source: str | None  # register, status_list, or None when status was not checked
     status_as_of: datetime | None
     trust_as_of: datetime | None
+    copy: dict[str, Any] | None = None  # an annotated copy (加注件): for whom, what, until when
 
     @property
     def valid(self) -> bool:
@@ -113,6 +128,7 @@ class Report:
                 "status_source": self.status_source,
                 "status_as_of": self.status_as_of.isoformat() if self.status_as_of else None,
             },
+            "copy": self.copy,
         }
 
 
@@ -213,6 +229,7 @@ class StatusSource:
     lookup: Callable[[str], RecordView | None] | None = None
     status_list: StatusList | None = None
     as_of: datetime | None = None
+    copy_lookup: Callable[[str], CopyRecordView | None] | None = None  # by redemption id
 
     @property
     def name(self) -> str | None:
@@ -265,13 +282,35 @@ def _check_status(run: _Run, claims: Claims | None, source: StatusSource) -> Rec
     return None
 
 
-def _report(run: _Run, claims: Claims | None, issuer: TrustedIssuer | None, record: RecordView | None, *, now: datetime, evidence: str, trust: TrustStore, source: StatusSource) -> Report:
+def _report(
+    run: _Run,
+    claims: Claims | None,
+    issuer: TrustedIssuer | None,
+    record: RecordView | None,
+    *,
+    now: datetime,
+    evidence: str,
+    trust: TrustStore,
+    source: StatusSource,
+    copy: CopySection | None = None,
+) -> Report:
     licence = _summary(claims, issuer) if claims else None
     if licence is not None and record is not None:
         licence["holder_id"] = record.holder_id_masked
         licence["superseded_by"] = record.superseded_by
     status_as_of = now if source.lookup else source.as_of
-    return Report(run.verdict, tuple(run.checks), licence, now, evidence, source.name, status_as_of, trust.as_of)
+    copy_info = None
+    if copy is not None:
+        copy_info = {
+            "purpose": copy.purpose,
+            "recipient": {"code": copy.recipient_code, "name": copy.recipient_name},
+            "expires_at": copy.expires_at.astimezone(timezone.utc).isoformat(),
+            "expired": now > copy.expires_at,
+            "grant": copy.grant,
+            "redemption": copy.redemption,
+            "notice": copy.notice(),
+        }
+    return Report(run.verdict, tuple(run.checks), licence, now, evidence, source.name, status_as_of, trust.as_of, copy_info)
 
 
 def verify_qr(text: str, *, trust: TrustStore, now: datetime, source: StatusSource = OFFLINE) -> Report:
@@ -305,6 +344,9 @@ def verify_pdf(
 ) -> Report:
     """Verify a licence PDF: its PAdES signature against the platform root, its embedded data and
     QR payload, and (with the register as ``source``) that it is the very file the register holds.
+    An annotated copy (加注件: embedded data with a ``copy`` section) must be signed by the platform
+    identity, be the file its redemption handed out, and is valid only until its expiry and while
+    the holder's grant stands; the report's ``copy`` says for whom and what.
 
     ``inspect`` runs pyhanko; callers handling uploads pass one that runs in a constrained process.
     """
@@ -341,32 +383,102 @@ def verify_pdf(
         run.fail(FORMAT, "tampered", "embedded licence data (licence.json) missing or damaged")
         _check_status(run, None, source)
         return _report(run, None, None, None, now=now, evidence="pdf", trust=trust, source=source)
+    is_copy = "copy" in doc
+    copy = CopySection.parse(doc["copy"]) if is_copy else None
+    if is_copy and copy is None:
+        run.fail(FORMAT, "tampered", "annotated-copy section (加注件信息) of the embedded data is damaged")
     claims, issuer = _check_claims(run, payload_from_text(doc["qr_text"]), trust=trust, now=now)
     embedded_digest = data_digest(doc["data"])
-    if claims is not None:
-        if embedded_digest != claims.digest or doc.get("identifier") != claims.identifier:
-            run.fail(FORMAT, "tampered", "embedded data does not match the signed QR payload")
-        pdf_issuer = trust.by_cert(findings.signer_cert) if findings.signer_cert else None
-        if issuer and pdf_issuer and pdf_issuer.department_code != issuer.department_code:
-            run.fail(ISSUER_AUTHORISED, "forged", "PDF signed by another department than the QR")
+    if claims is not None and (embedded_digest != claims.digest or doc.get("identifier") != claims.identifier):
+        run.fail(FORMAT, "tampered", "embedded data does not match the signed QR payload")
+    pdf_issuer = trust.by_cert(findings.signer_cert) if findings.signer_cert else None
+    if is_copy:
+        _check_copy_signer(run, pdf_issuer)
+    elif pdf_issuer is not None and pdf_issuer.department_code == PLATFORM_CODE:
+        run.fail(ISSUER_AUTHORISED, "forged", "signed with the platform's copy-signing key, but not an annotated copy (加注件)")
+    elif claims is not None and issuer and pdf_issuer and pdf_issuer.department_code != issuer.department_code:
+        run.fail(ISSUER_AUTHORISED, "forged", "PDF signed by another department than the QR")
     record = _check_status(run, claims, source)
+    copy_record = _match_record(run, pdf, doc, claims, record, embedded_digest.hex(), source, is_copy=is_copy, copy=copy)
+    if copy is not None:
+        _check_copy_validity(run, copy, copy_record, now=now, online=source.copy_lookup is not None)
+    return _report(run, claims, issuer, record, now=now, evidence="pdf", trust=trust, source=source, copy=copy)
+
+
+def _check_copy_signer(run: _Run, pdf_issuer: TrustedIssuer | None) -> None:
+    """An annotated copy is signed by the platform's copy-signing identity, never by a department:
+    a department key on a copy means someone made a copy the platform never handed out."""
+    if pdf_issuer is None:
+        return  # PDF integrity already failed: the signer is not on the trust list
+    if pdf_issuer.department_code != PLATFORM_CODE:
+        run.fail(ISSUER_AUTHORISED, "forged", f"加注件须由平台签章，此文件由{pdf_issuer.department_name}签章 (a copy must be signed by the platform)")
+    elif pdf_issuer.withdrawn_reason:
+        run.fail(ISSUER_AUTHORISED, "untrusted", f"the platform's copy-signing key was withdrawn: {pdf_issuer.withdrawn_reason}")
+    else:
+        run.ok(ISSUER_AUTHORISED, f"加注件由{pdf_issuer.department_name}签章")
+
+
+def _match_record(
+    run: _Run,
+    pdf: bytes,
+    doc: dict[str, Any],
+    claims: Claims | None,
+    record: RecordView | None,
+    embedded_digest: str,
+    source: StatusSource,
+    *,
+    is_copy: bool,
+    copy: CopySection | None,
+) -> CopyRecordView | None:
+    """8. The file is the very one the register vouches for: the licence's own PDF, or for an
+    annotated copy the copy recorded with the redemption that handed it out."""
     if source.lookup is None:
         run.skip(PDF_MATCHES_RECORD, "not checked: offline verification (no register)")
-    elif record is not None and claims is not None:
-        mismatches = []
-        if record.data_digest != embedded_digest.hex():
-            mismatches.append("data")
-        if record.qr_text != doc["qr_text"]:
-            mismatches.append("QR")
-        if record.pdf_sha256 != hashlib.sha256(pdf).hexdigest():
-            mismatches.append("file digest")
-        if mismatches:
-            run.fail(PDF_MATCHES_RECORD, "tampered", f"differs from the register's record: {', '.join(mismatches)}")
-        else:
-            run.ok(PDF_MATCHES_RECORD, "embedded data, QR and file match the register's record")
-    else:
+        return None
+    if record is None or claims is None:
         run.skip(PDF_MATCHES_RECORD, "not checked: no record")
-    return _report(run, claims, issuer, record, now=now, evidence="pdf", trust=trust, source=source)
+        return None
+    mismatches = []
+    if record.data_digest != embedded_digest:
+        mismatches.append("data")
+    if record.qr_text != doc["qr_text"]:
+        mismatches.append("QR")
+    copy_record = None
+    file_sha256 = hashlib.sha256(pdf).hexdigest()
+    if not is_copy:
+        if record.pdf_sha256 != file_sha256:
+            mismatches.append("file digest")
+    elif copy is None:
+        mismatches.append("copy section")
+    elif source.copy_lookup is None:
+        run.skip(PDF_MATCHES_RECORD, "not checked: no register of annotated copies")
+        return None
+    else:
+        copy_record = source.copy_lookup(copy.redemption)
+        if copy_record is None or copy_record.grant != copy.grant or copy_record.licence != claims.identifier:
+            run.fail(PDF_MATCHES_RECORD, "forged", "no such annotated copy (加注件) in the register")
+            return None
+        if copy_record.copy_sha256 != file_sha256:
+            mismatches.append("file digest of the copy handed out")
+    if mismatches:
+        run.fail(PDF_MATCHES_RECORD, "tampered", f"differs from the register's record: {', '.join(mismatches)}")
+    elif is_copy:
+        run.ok(PDF_MATCHES_RECORD, "embedded data and QR match the register's licence, the file the annotated copy handed out")
+    else:
+        run.ok(PDF_MATCHES_RECORD, "embedded data, QR and file match the register's record")
+    return copy_record
+
+
+def _check_copy_validity(run: _Run, copy: CopySection, record: CopyRecordView | None, *, now: datetime, online: bool) -> None:
+    """9. A copy serves one organisation, one purpose, until its expiry, and only while the holder's
+    grant stands."""
+    revoked = record is not None and record.grant_revoked
+    if revoked:
+        run.fail(COPY_VALIDITY, "revoked", "授权已被持证人撤销，加注件随之失效")
+    if now > copy.expires_at:
+        run.fail(COPY_VALIDITY, "expired", copy.expired_text())
+    elif not revoked:
+        run.ok(COPY_VALIDITY, copy.in_force_text() + ("" if online else "（离线核验：未查询授权是否已撤销）"))
 
 
 def _inspect_here(pdf: bytes, root: x509.Certificate) -> PdfFindings:

@@ -13,8 +13,10 @@ from ..core.signeddoc import open_document
 from ..core.statuslist import StatusList
 from ..core.trust import TrustStore
 from ..core.trustlist import trust_store_from_list
-from ..core.verify import OFFLINE, RecordView, Report, StatusSource, verify_pdf, verify_qr
+from ..core.verify import OFFLINE, CopyRecordView, RecordView, Report, StatusSource, verify_pdf, verify_qr
+from ..storage.db import register_errors
 from ..storage.licences import find_licence_for_verification
+from ..storage.models import Redemption, ShareGrant
 from . import audit
 from .platform import Platform, utcnow
 from .sandbox import inspect_pdf_sandboxed
@@ -36,7 +38,27 @@ def lookup_record(identifier: str) -> RecordView | None:
     )
 
 
-REGISTER = StatusSource(lookup=lookup_record)
+def lookup_copy(redemption_id: str) -> CopyRecordView | None:
+    """The redemption that handed out an annotated copy, with the state of its grant."""
+    with register_errors():
+        row = (
+            Redemption.select(Redemption.redemption_id, Redemption.copy_sha256, ShareGrant.grant_id, ShareGrant.licence, ShareGrant.revoked_at)
+            .join(ShareGrant)
+            .where(Redemption.redemption_id == redemption_id)
+            .first()
+        )
+    if row is None:
+        return None
+    return CopyRecordView(
+        redemption=row.redemption_id,
+        grant=row.grant.grant_id,
+        licence=row.grant.licence,
+        copy_sha256=row.copy_sha256,
+        grant_revoked=row.grant.revoked_at is not None,
+    )
+
+
+REGISTER = StatusSource(lookup=lookup_record, copy_lookup=lookup_copy)
 
 
 def offline_sources(
