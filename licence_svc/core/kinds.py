@@ -55,6 +55,7 @@ class FieldSpec:
     optional: bool = False
     choices: tuple[str, ...] = ()
     max_length: int = 64
+    printed: bool = True  # False: kept in the record and the embedded data, not drawn on the page
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,7 @@ KINDS: dict[str, KindSpec] = {
                 FieldSpec("entity_type", "类型", max_length=40),
                 FieldSpec("legal_representative", "法定代表人", max_length=40),
                 # Not printed: lets the legal representative see and share the company's licence.
-                FieldSpec("legal_representative_id_number", "法定代表人身份证号码", "id_number", optional=True),
+                FieldSpec("legal_representative_id_number", "法定代表人身份证号码", "id_number", optional=True, printed=False),
                 FieldSpec("registered_capital", "注册资本", max_length=40),
                 FieldSpec("established_on", "成立日期", "date"),
                 FieldSpec("term_from", "营业期限自", "date"),
