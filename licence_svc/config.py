@@ -49,9 +49,19 @@ class Settings:
             oidc_client_secret=env.get("LICENCE_OIDC_CLIENT_SECRET") or None,
             oidc_id_claim=env.get("LICENCE_OIDC_ID_CLAIM", "id_number"),
             cookie_secure=env.get("LICENCE_COOKIE_SECURE", "1") not in ("0", "false", "no"),
-            check_rate_per_minute=int(env.get("LICENCE_CHECK_RATE_PER_MINUTE", "120")),
+            check_rate_per_minute=_positive_int(env, "LICENCE_CHECK_RATE_PER_MINUTE", 120),
         )
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _positive_int(env: dict[str, str], name: str, default: int) -> int:
+    """Raises ValueError naming the variable (Platform.open reports it as a configuration error)."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{name} must be a positive integer, not {text!r}")
+    return int(text)

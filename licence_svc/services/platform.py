@@ -39,7 +39,10 @@ class Platform:
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, create_schema: bool = False) -> Platform:
-        settings = settings or Settings.from_env()
+        try:
+            settings = settings or Settings.from_env()
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from exc
         if len(settings.base_url.rstrip("/")) > MAX_BASE_URL:
             raise ConfigurationError(f"LICENCE_BASE_URL is longer than {MAX_BASE_URL} characters; the QR code would not fit version 12")
         db.open_database(settings.database_url)

@@ -111,3 +111,9 @@ def test_share_qr_opened_in_a_browser_explains_itself_and_reveals_nothing(client
     assert resp.status_code == 200
     page = resp.get_data(as_text=True)
     assert "授权码" in page and "/api/v1/shares/redeem" in page
+
+
+def test_a_malformed_check_rate_is_a_configuration_error(run_cli: Any) -> None:
+    proc = run_cli("departments", env={"LICENCE_CHECK_RATE_PER_MINUTE": "lots"})
+    assert proc.returncode == 6
+    assert "LICENCE_CHECK_RATE_PER_MINUTE" in proc.stderr and "Traceback" not in proc.stderr
