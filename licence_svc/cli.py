@@ -144,6 +144,18 @@ def _echo_claim_codes(codes: tuple[tuple[str, str], ...] | list[tuple[str, str]]
         click.echo(f"claim code for holder {mask_number(holder)}: {code}", err=True)
 
 
+@main.command()
+@_domain_errors
+def housekeeping() -> None:
+    """Delete spent rows: old failed-authentication counts, ended holder sessions, used or expired
+    claim codes (the audit trail keeps the events). Safe to run from cron at any time."""
+    _platform()
+    from .services.housekeeping import prune
+
+    for table, count in prune().items():
+        click.echo(f"{table}: {count} deleted")
+
+
 @main.command("claim-codes")
 @click.argument("identifier")
 @_domain_errors
