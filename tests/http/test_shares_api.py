@@ -53,7 +53,7 @@ def grant(platform: Any, departments: dict[str, str]) -> Callable[..., tuple[str
     from licence_svc.services.issuing import issue
 
     def make(scope: str, recipient: str | None = None, **kwargs: Any) -> tuple[str, str, Any]:
-        first17 = f"11010119900307{secrets.randbelow(100):02d}{secrets.choice('13579')}"
+        first17 = f"{secrets.randbelow(900000) + 100000}19900307{secrets.randbelow(100):02d}{secrets.choice('13579')}"  # unique per session
         holder = first17 + id_number_check_char(first17)
         data = {**json.loads((SAMPLES / "id_card.json").read_text(encoding="utf-8")), "id_number": holder}
         issued = issue(platform, kind="id_card", data=data, department=departments["id_card"])

@@ -34,8 +34,9 @@ def load_sample(kind: str) -> dict[str, Any]:
 
 
 def fresh_id_number() -> str:
-    """A valid ID number that agrees with the id_card sample (born 1990-03-07, male), unique per call."""
-    first17 = f"11010119900307{secrets.randbelow(100):02d}{secrets.choice('13579')}"
+    """A valid ID number that agrees with the id_card sample (born 1990-03-07, male), unique per call
+    (a random area code too: 500 numbers would collide within one session's holders)."""
+    first17 = f"{secrets.randbelow(900000) + 100000}19900307{secrets.randbelow(100):02d}{secrets.choice('13579')}"
     return first17 + id_number_check_char(first17)
 
 
