@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from . import cose
-from .annotate import PLATFORM_CODE, CopySection
+from .annotate import CHINA, PLATFORM_CODE, CopySection
 from .kinds import KINDS
 from .payload import Claims, data_digest, payload_from_text
 from .pdfinspect import PdfFindings, inspect_pdf
@@ -63,10 +63,17 @@ COPY_VALIDITY = "copy_validity"
 class Check(NamedTuple):  # a tuple: several are made on every verification
     name: str
     passed: bool | None  # None: not checked (offline, or an earlier stage failed)
-    reason: str
+    reason: str  # English, stable: API clients and tests match on it
+    reason_zh: str  # the same facts in Chinese, for the pages people read
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "label": CHECK_LABELS[self.name], "passed": self.passed, "reason": self.reason}
+        return {
+            "name": self.name,
+            "label": CHECK_LABELS[self.name],
+            "passed": self.passed,
+            "reason": self.reason,
+            "reason_zh": self.reason_zh,
+        }
 
 
 @dataclass(frozen=True)
@@ -137,20 +144,35 @@ class _Run:
     checks: list[Check] = field(default_factory=list)
     verdict: str = VALID
 
-    def ok(self, name: str, reason: str) -> None:
-        self.checks.append(Check(name, True, reason))
+    def ok(self, name: str, reason: str, reason_zh: str) -> None:
+        self.checks.append(Check(name, True, reason, reason_zh))
 
-    def fail(self, name: str, verdict: str, reason: str) -> None:
-        self.checks.append(Check(name, False, reason))
+    def fail(self, name: str, verdict: str, reason: str, reason_zh: str) -> None:
+        self.checks.append(Check(name, False, reason, reason_zh))
         if VERDICTS.index(verdict) < VERDICTS.index(self.verdict):
             self.verdict = verdict
 
-    def skip(self, name: str, reason: str) -> None:
-        self.checks.append(Check(name, None, reason))
+    def skip(self, name: str, reason: str, reason_zh: str) -> None:
+        self.checks.append(Check(name, None, reason, reason_zh))
 
 
 def _iso(ts: int | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat()
+
+
+def _date_zh(ts: int) -> str:
+    """A date as a person reads it: Beijing time, YYYY年MM月DD日 (an expiry is the end of a Beijing day)."""
+    t = datetime.fromtimestamp(ts, CHINA)
+    return f"{t.year}年{t.month:02d}月{t.day:02d}日"
+
+
+def _iso_date_zh(text: str) -> str:
+    """An ISO timestamp from a document (a status list's issued_at) as a Beijing date; as given if unparsable."""
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return _date_zh(int((t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()))
 
 
 def _summary(claims: Claims, issuer: TrustedIssuer | None) -> dict[str, Any]:
@@ -178,43 +200,72 @@ def _check_claims(
     try:
         msg = cose.parse_sign1(signed)
     except cose.CoseFormatError as exc:
-        run.fail(FORMAT, "tampered", f"payload is damaged: {exc}")
+        run.fail(FORMAT, "tampered", f"payload is damaged: {exc}", f"二维码数据已损坏：{exc}")
         return None, None
     claims = Claims.from_cbor_or_none(msg.payload)  # an unknown format version raises: unreadable
     if claims is None:
-        run.fail(FORMAT, "tampered", "payload claims are damaged")
+        run.fail(FORMAT, "tampered", "payload claims are damaged", "二维码数据中的证照信息已损坏")
         return None, None
-    run.ok(FORMAT, "signed payload format 1 (COSE_Sign1, ES256)")
+    run.ok(FORMAT, "signed payload format 1 (COSE_Sign1, ES256)", "签名数据格式第 1 版（COSE_Sign1，ES256）")
     # 2. Key id: must name a certificate the platform root issued.
     issuer = trust.issuers.get(msg.kid)
     if issuer is None:
-        run.fail(ISSUER_TRUSTED, "untrusted", f"signing key {msg.kid.hex()} is not on the platform trust list")
-        run.skip(SIGNATURE, "not checked: signing key unknown")
+        run.fail(
+            ISSUER_TRUSTED,
+            "untrusted",
+            f"signing key {msg.kid.hex()} is not on the platform trust list",
+            f"签名密钥 {msg.kid.hex()} 不在平台信任列表中",
+        )
+        run.skip(SIGNATURE, "not checked: signing key unknown", "未核验：签名密钥未知")
         return claims, None
     # 3. Signature over the claims.
     public_key = issuer.public_key
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or not cose.verify_sign1(msg, public_key):
-        run.fail(SIGNATURE, "forged", "signature does not match the payload")
+        run.fail(SIGNATURE, "forged", "signature does not match the payload", "数字签名与数据不符")
         return claims, issuer
-    run.ok(SIGNATURE, "ES256 signature verifies")
+    run.ok(SIGNATURE, "ES256 signature verifies", "ES256 数字签名验证通过")
     if issuer.withdrawn_reason:
-        run.fail(ISSUER_TRUSTED, "untrusted", f"signing key withdrawn: {issuer.withdrawn_reason}")
+        run.fail(
+            ISSUER_TRUSTED,
+            "untrusted",
+            f"signing key withdrawn: {issuer.withdrawn_reason}",
+            f"签名密钥已被撤回：{issuer.withdrawn_reason}",
+        )
     elif not (issuer.validity[0] <= claims.issued_at <= issuer.validity[1]):
-        run.fail(ISSUER_TRUSTED, "untrusted", "licence issued outside the signing certificate's validity")
+        run.fail(
+            ISSUER_TRUSTED,
+            "untrusted",
+            "licence issued outside the signing certificate's validity",
+            "证照签发时间不在签名证书有效期内",
+        )
     else:
-        run.ok(ISSUER_TRUSTED, issuer.signed_by)
+        run.ok(ISSUER_TRUSTED, issuer.signed_by, f"由{issuer.department_name}签名（密钥 {issuer.kid.hex()}）")
     # 4. The signer is the claimed issuer and may issue this kind.
     if issuer.department_code != claims.issuer:
-        run.fail(ISSUER_AUTHORISED, "forged", "payload names another issuer than the signing key's department")
+        run.fail(
+            ISSUER_AUTHORISED,
+            "forged",
+            "payload names another issuer than the signing key's department",
+            f"数据所称签发机关与签名密钥所属部门（{issuer.department_name}）不符",
+        )
     elif claims.kind not in issuer.kinds:
-        run.fail(ISSUER_AUTHORISED, "untrusted", f"{issuer.department_name} is not authorised to issue {KINDS[claims.kind].label}")
+        label = KINDS[claims.kind].label
+        run.fail(
+            ISSUER_AUTHORISED,
+            "untrusted",
+            f"{issuer.department_name} is not authorised to issue {label}",
+            f"{issuer.department_name}无权签发{label}",
+        )
     else:
-        run.ok(ISSUER_AUTHORISED, f"{issuer.department_name} may issue {KINDS[claims.kind].label}")
+        label = KINDS[claims.kind].label
+        run.ok(ISSUER_AUTHORISED, f"{issuer.department_name} may issue {label}", f"{issuer.department_name}有权签发{label}")
     # 5. Expiry.
     if claims.expires_at is not None and now.timestamp() > claims.expires_at:
-        run.fail(NOT_EXPIRED, "expired", f"expired on {_iso(claims.expires_at)}")
+        run.fail(NOT_EXPIRED, "expired", f"expired on {_iso(claims.expires_at)}", f"已于{_date_zh(claims.expires_at)}过期")
+    elif claims.expires_at is None:
+        run.ok(NOT_EXPIRED, "no expiry (长期)", "长期有效")
     else:
-        run.ok(NOT_EXPIRED, "no expiry (长期)" if claims.expires_at is None else f"valid until {_iso(claims.expires_at)}")
+        run.ok(NOT_EXPIRED, f"valid until {_iso(claims.expires_at)}", f"有效期至{_date_zh(claims.expires_at)}")
     return claims, issuer
 
 
@@ -239,12 +290,12 @@ class StatusSource:
 OFFLINE = StatusSource()
 
 
-def _status_verdict(run: _Run, status: str, reason: str, where: str) -> None:
+def _status_verdict(run: _Run, status: str, reason: str, where: str, where_zh: str) -> None:
     if status in _STATUS_VERDICTS:
-        why = f": {reason}" if reason else ""
-        run.fail(STATUS, _STATUS_VERDICTS[status], f"{_STATUS_TEXT[status]} (licence {status}){why}")
+        why, why_zh = (f": {reason}", f"：{reason}") if reason else ("", "")
+        run.fail(STATUS, _STATUS_VERDICTS[status], f"{_STATUS_TEXT[status]} (licence {status}){why}", f"证照{_STATUS_TEXT[status]}{why_zh}")
     else:
-        run.ok(STATUS, f"licence is in force ({where})")
+        run.ok(STATUS, f"licence is in force ({where})", f"证照现行有效（{where_zh}）")
 
 
 def _check_status(run: _Run, claims: Claims | None, source: StatusSource) -> RecordView | None:
@@ -254,31 +305,45 @@ def _check_status(run: _Run, claims: Claims | None, source: StatusSource) -> Rec
     word on a licence nobody trusted signing would only muddy the verdict.
     """
     if claims is None:
-        run.skip(STATUS, "not checked: payload unreadable")
+        run.skip(STATUS, "not checked: payload unreadable", "未核验：数据无法读取")
         return None
     if run.verdict in ("tampered", "forged", "untrusted"):
-        run.skip(STATUS, "not checked: the payload is not genuinely signed by an authorised issuer")
+        run.skip(
+            STATUS,
+            "not checked: the payload is not genuinely signed by an authorised issuer",
+            "未核验：数据并非由有权签发机关真实签发",
+        )
         return None
     if source.lookup is not None:
         record = source.lookup(claims.identifier)
         if record is None:
-            run.fail(STATUS, "forged", "no such licence in the register")
+            run.fail(STATUS, "forged", "no such licence in the register", "登记库中无此证照")
             return None
-        _status_verdict(run, record.status, record.status_reason, "register")
+        _status_verdict(run, record.status, record.status_reason, "register", "据登记库")
         if record.data_digest != claims.digest.hex():
-            run.fail(STATUS, "forged", "payload's data digest differs from the register's record")
+            run.fail(
+                STATUS,
+                "forged",
+                "payload's data digest differs from the register's record",
+                "二维码数据摘要与登记库记录不符",
+            )
         return record
     if source.status_list is not None:
         if claims.status_index is None:
-            run.skip(STATUS, "not checked: payload carries no status list position")
+            run.skip(STATUS, "not checked: payload carries no status list position", "未核验：数据未载明状态列表位置")
             return None
         status = source.status_list.status(claims.issuer, claims.status_index)
         if status is None:
-            run.skip(STATUS, "not checked: position not covered by the status list (list older than the licence?)")
+            run.skip(
+                STATUS,
+                "not checked: position not covered by the status list (list older than the licence?)",
+                "未核验：状态列表未覆盖该位置（列表可能早于证照签发）",
+            )
         else:
-            _status_verdict(run, status, "", f"status list of {source.status_list.issued_at}")
+            issued_at = source.status_list.issued_at
+            _status_verdict(run, status, "", f"status list of {issued_at}", f"据{_iso_date_zh(issued_at)}发布的状态列表")
         return None
-    run.skip(STATUS, "not checked: offline verification (no register or status list)")
+    run.skip(STATUS, "not checked: offline verification (no register or status list)", "未核验：离线核验（无登记库或状态列表）")
     return None
 
 
@@ -353,51 +418,66 @@ def verify_pdf(
     findings = (inspect or _inspect_here)(pdf, trust.root)
     run = _Run()
     # 7. PDF integrity: one signature, whole file covered, nothing appended, certification intact.
-    problems = []
+    problems: list[tuple[str, str]] = []  # (English, Chinese)
     if findings.parse_error:
-        problems.append(findings.parse_error)
+        problems.append((findings.parse_error, f"PDF 无法解析：{findings.parse_error}"))
     else:
         if findings.signature_count != 1:
-            problems.append(f"{findings.signature_count} signatures where exactly one is expected")
+            n = findings.signature_count
+            problems.append((f"{n} signatures where exactly one is expected", f"应有且仅有 1 个签名，实有 {n} 个"))
         if not (findings.intact and findings.valid):
-            problems.append("signature does not match the document bytes")
+            problems.append(("signature does not match the document bytes", "签名与文件内容不符"))
         if not findings.whole_file:
-            problems.append("signature does not cover the whole file (content added after signing)")
+            problems.append(("signature does not cover the whole file (content added after signing)", "签名未覆盖整个文件（签名后被追加内容）"))
         if not findings.unmodified:
-            problems.append("document modified after signing")
+            problems.append(("document modified after signing", "文件在签名后被修改"))
         if not findings.certified_no_changes:
-            problems.append("certification level (DocMDP no changes) broken")
+            problems.append(("certification level (DocMDP no changes) broken", "认证签名级别（DocMDP 禁止修改）被破坏"))
     if problems:
-        run.fail(PDF_INTEGRITY, "tampered", "; ".join(problems))
+        run.fail(PDF_INTEGRITY, "tampered", "; ".join(en for en, _ in problems), "；".join(zh for _, zh in problems))
     elif not findings.trusted:
-        run.fail(PDF_INTEGRITY, "untrusted", "signing certificate does not chain to the platform root")
+        run.fail(PDF_INTEGRITY, "untrusted", "signing certificate does not chain to the platform root", "签章证书不能链接到平台根证书")
     elif trust.by_cert(findings.signer_cert) is None:  # type: ignore[arg-type]
-        run.fail(PDF_INTEGRITY, "untrusted", "signing certificate is not a platform department certificate")
+        run.fail(PDF_INTEGRITY, "untrusted", "signing certificate is not a platform department certificate", "签章证书不是平台登记的部门证书")
     else:
-        stamped = "time-stamped" if findings.timestamped else "NOT time-stamped"
-        run.ok(PDF_INTEGRITY, f"PAdES certification signature intact, whole file covered, {stamped}")
+        stamped, stamped_zh = ("time-stamped", "带有时间戳") if findings.timestamped else ("NOT time-stamped", "无时间戳")
+        run.ok(
+            PDF_INTEGRITY,
+            f"PAdES certification signature intact, whole file covered, {stamped}",
+            f"PAdES 认证签名完好，覆盖整个文件，{stamped_zh}",
+        )
         if not findings.timestamped:
-            run.fail(PDF_INTEGRITY, "tampered", "time-stamp missing or invalid")
+            run.fail(PDF_INTEGRITY, "tampered", "time-stamp missing or invalid", "时间戳缺失或无效")
     doc = _attachment(findings)
     if doc is None:
-        run.fail(FORMAT, "tampered", "embedded licence data (licence.json) missing or damaged")
+        run.fail(FORMAT, "tampered", "embedded licence data (licence.json) missing or damaged", "PDF 内嵌的证照数据（licence.json）缺失或已损坏")
         _check_status(run, None, source)
         return _report(run, None, None, None, now=now, evidence="pdf", trust=trust, source=source)
     is_copy = "copy" in doc
     copy = CopySection.parse(doc["copy"]) if is_copy else None
     if is_copy and copy is None:
-        run.fail(FORMAT, "tampered", "annotated-copy section (加注件信息) of the embedded data is damaged")
+        run.fail(FORMAT, "tampered", "annotated-copy section (加注件信息) of the embedded data is damaged", "内嵌数据中的加注件信息已损坏")
     claims, issuer = _check_claims(run, payload_from_text(doc["qr_text"]), trust=trust, now=now)
     embedded_digest = data_digest(doc["data"])
     if claims is not None and (embedded_digest != claims.digest or doc.get("identifier") != claims.identifier):
-        run.fail(FORMAT, "tampered", "embedded data does not match the signed QR payload")
+        run.fail(FORMAT, "tampered", "embedded data does not match the signed QR payload", "内嵌数据与已签名的二维码数据不符")
     pdf_issuer = trust.by_cert(findings.signer_cert) if findings.signer_cert else None
     if is_copy:
         _check_copy_signer(run, pdf_issuer)
     elif pdf_issuer is not None and pdf_issuer.department_code == PLATFORM_CODE:
-        run.fail(ISSUER_AUTHORISED, "forged", "signed with the platform's copy-signing key, but not an annotated copy (加注件)")
+        run.fail(
+            ISSUER_AUTHORISED,
+            "forged",
+            "signed with the platform's copy-signing key, but not an annotated copy (加注件)",
+            "以平台加注件签章密钥签章，但并非加注件",
+        )
     elif claims is not None and issuer and pdf_issuer and pdf_issuer.department_code != issuer.department_code:
-        run.fail(ISSUER_AUTHORISED, "forged", "PDF signed by another department than the QR")
+        run.fail(
+            ISSUER_AUTHORISED,
+            "forged",
+            "PDF signed by another department than the QR",
+            f"PDF 由{pdf_issuer.department_name}签章，与二维码的签发部门{issuer.department_name}不一致",
+        )
     record = _check_status(run, claims, source)
     copy_record = _match_record(run, pdf, doc, claims, record, embedded_digest.hex(), source, is_copy=is_copy, copy=copy)
     if copy is not None:
@@ -411,11 +491,21 @@ def _check_copy_signer(run: _Run, pdf_issuer: TrustedIssuer | None) -> None:
     if pdf_issuer is None:
         return  # PDF integrity already failed: the signer is not on the trust list
     if pdf_issuer.department_code != PLATFORM_CODE:
-        run.fail(ISSUER_AUTHORISED, "forged", f"加注件须由平台签章，此文件由{pdf_issuer.department_name}签章 (a copy must be signed by the platform)")
+        run.fail(
+            ISSUER_AUTHORISED,
+            "forged",
+            f"an annotated copy must be signed by the platform; this file is signed by {pdf_issuer.department_name}",
+            f"加注件须由平台签章，此文件由{pdf_issuer.department_name}签章",
+        )
     elif pdf_issuer.withdrawn_reason:
-        run.fail(ISSUER_AUTHORISED, "untrusted", f"the platform's copy-signing key was withdrawn: {pdf_issuer.withdrawn_reason}")
+        run.fail(
+            ISSUER_AUTHORISED,
+            "untrusted",
+            f"the platform's copy-signing key was withdrawn: {pdf_issuer.withdrawn_reason}",
+            f"平台加注件签章密钥已被撤回：{pdf_issuer.withdrawn_reason}",
+        )
     else:
-        run.ok(ISSUER_AUTHORISED, f"加注件由{pdf_issuer.department_name}签章")
+        run.ok(ISSUER_AUTHORISED, f"annotated copy signed by {pdf_issuer.department_name}", f"加注件由{pdf_issuer.department_name}签章")
 
 
 def _match_record(
@@ -433,39 +523,48 @@ def _match_record(
     """8. The file is the very one the register vouches for: the licence's own PDF, or for an
     annotated copy the copy recorded with the redemption that handed it out."""
     if source.lookup is None:
-        run.skip(PDF_MATCHES_RECORD, "not checked: offline verification (no register)")
+        run.skip(PDF_MATCHES_RECORD, "not checked: offline verification (no register)", "未核验：离线核验（无登记库）")
         return None
     if record is None or claims is None:
-        run.skip(PDF_MATCHES_RECORD, "not checked: no record")
+        run.skip(PDF_MATCHES_RECORD, "not checked: no record", "未核验：无登记记录")
         return None
-    mismatches = []
+    mismatches: list[tuple[str, str]] = []  # (English, Chinese)
     if record.data_digest != embedded_digest:
-        mismatches.append("data")
+        mismatches.append(("data", "证照数据"))
     if record.qr_text != doc["qr_text"]:
-        mismatches.append("QR")
+        mismatches.append(("QR", "二维码"))
     copy_record = None
     file_sha256 = hashlib.sha256(pdf).hexdigest()
     if not is_copy:
         if record.pdf_sha256 != file_sha256:
-            mismatches.append("file digest")
+            mismatches.append(("file digest", "文件摘要"))
     elif copy is None:
-        mismatches.append("copy section")
+        mismatches.append(("copy section", "加注件信息"))
     elif source.copy_lookup is None:
-        run.skip(PDF_MATCHES_RECORD, "not checked: no register of annotated copies")
+        run.skip(PDF_MATCHES_RECORD, "not checked: no register of annotated copies", "未核验：无加注件登记")
         return None
     else:
         copy_record = source.copy_lookup(copy.redemption)
         if copy_record is None or copy_record.grant != copy.grant or copy_record.licence != claims.identifier:
-            run.fail(PDF_MATCHES_RECORD, "forged", "no such annotated copy (加注件) in the register")
+            run.fail(PDF_MATCHES_RECORD, "forged", "no such annotated copy (加注件) in the register", "登记库中无此加注件")
             return None
         if copy_record.copy_sha256 != file_sha256:
-            mismatches.append("file digest of the copy handed out")
+            mismatches.append(("file digest of the copy handed out", "所交付加注件的文件摘要"))
     if mismatches:
-        run.fail(PDF_MATCHES_RECORD, "tampered", f"differs from the register's record: {', '.join(mismatches)}")
+        run.fail(
+            PDF_MATCHES_RECORD,
+            "tampered",
+            f"differs from the register's record: {', '.join(en for en, _ in mismatches)}",
+            f"与登记库记录不符：{'、'.join(zh for _, zh in mismatches)}",
+        )
     elif is_copy:
-        run.ok(PDF_MATCHES_RECORD, "embedded data and QR match the register's licence, the file the annotated copy handed out")
+        run.ok(
+            PDF_MATCHES_RECORD,
+            "embedded data and QR match the register's licence, the file the annotated copy handed out",
+            "内嵌数据、二维码与登记库中的证照一致，文件即所交付的加注件",
+        )
     else:
-        run.ok(PDF_MATCHES_RECORD, "embedded data, QR and file match the register's record")
+        run.ok(PDF_MATCHES_RECORD, "embedded data, QR and file match the register's record", "内嵌数据、二维码及文件与登记库记录一致")
     return copy_record
 
 
@@ -473,12 +572,18 @@ def _check_copy_validity(run: _Run, copy: CopySection, record: CopyRecordView | 
     """9. A copy serves one organisation, one purpose, until its expiry, and only while the holder's
     grant stands."""
     revoked = record is not None and record.grant_revoked
+    for_whom = f"for {copy.recipient_name}, purpose “{copy.purpose}”"
+    until = copy.expires_at.astimezone(timezone.utc).isoformat()
     if revoked:
-        run.fail(COPY_VALIDITY, "revoked", "授权已被持证人撤销，加注件随之失效")
+        run.fail(COPY_VALIDITY, "revoked", "the holder revoked the grant; the annotated copy is void", "授权已被持证人撤销，加注件随之失效")
     if now > copy.expires_at:
-        run.fail(COPY_VALIDITY, "expired", copy.expired_text())
+        run.fail(COPY_VALIDITY, "expired", f"annotated copy expired on {until} ({for_whom})", copy.expired_text())
     elif not revoked:
-        run.ok(COPY_VALIDITY, copy.in_force_text() + ("" if online else "（离线核验：未查询授权是否已撤销）"))
+        run.ok(
+            COPY_VALIDITY,
+            f"annotated copy {for_whom}, valid until {until}" + ("" if online else " (offline: grant revocation not checked)"),
+            copy.in_force_text() + ("" if online else "（离线核验：未查询授权是否已撤销）"),
+        )
 
 
 def _inspect_here(pdf: bytes, root: x509.Certificate) -> PdfFindings:

@@ -273,7 +273,8 @@ def schemas() -> dict[str, Any]:
                     "name": {"type": "string", "enum": list(CHECK_NAMES)},
                     "label": {"type": "string", "description": "the check's name in Chinese, as the pages show it"},
                     "passed": {"type": ["boolean", "null"], "description": "null: not checked (offline, or an earlier stage failed)"},
-                    "reason": {"type": "string"},
+                    "reason": {"type": "string", "description": "why, in English; stable wording for programs to match"},
+                    "reason_zh": {"type": "string", "description": "the same reason in Chinese, as the pages show it"},
                 }
             ),
             "VerifiedLicence": obj(

@@ -4,6 +4,7 @@ masking of personal data, and the /V/<payload> page a phone camera opens."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import random
@@ -38,7 +39,11 @@ from licence_svc.core.identifiers import new_licence_id
 from licence_svc.core.kinds import KINDS as KIND_SPECS
 from licence_svc.core.payload import Claims, payload_from_text, qr_text, sign_claims
 from licence_svc.core.qrread import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
+from licence_svc.core.signeddoc import unb64url
+from licence_svc.core.statuslist import MIN_ENTRIES, StatusList, encode_bits
+from licence_svc.core.verify import Report, StatusSource, verify_qr
 from licence_svc.services import lifecycle, setup
+from licence_svc.services.verifying import check_pdf, check_qr
 from licence_svc.storage.models import Department
 from licence_svc.web import MAX_REQUEST_BYTES
 from licence_svc.web.verify_api import MAX_PDF_BYTES
@@ -92,15 +97,32 @@ def post_file(client: Any, data: bytes, filename: str, content_type: str = "appl
     )
 
 
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def assert_reasons_zh(checks: Any) -> None:
+    """Every check says why in Chinese too (``reason_zh``): the pages show it to people."""
+    for c in checks:
+        c = c if isinstance(c, dict) else c._asdict()
+        assert isinstance(c["reason_zh"], str) and CJK.search(c["reason_zh"]), c
+
+
 def report_of(resp: Any) -> dict[str, Any]:
     assert resp.status_code == 200, resp.get_data(as_text=True)
     assert resp.mimetype == "application/json"
-    return resp.get_json()  # type: ignore[no-any-return]
+    report: dict[str, Any] = resp.get_json()
+    assert_reasons_zh(report["checks"])
+    return report
 
 
 def failed(report: dict[str, Any]) -> dict[str, str]:
     """Failed checks: name → reason."""
     return {c["name"]: c["reason"] for c in report["checks"] if c["passed"] is False}
+
+
+def failed_zh(report: dict[str, Any]) -> dict[str, str]:
+    """Failed checks: name → the Chinese reason the pages show."""
+    return {c["name"]: c["reason_zh"] for c in report["checks"] if c["passed"] is False}
 
 
 def assert_valid(report: dict[str, Any], evidence: str) -> None:
@@ -253,6 +275,7 @@ def test_revoked_at_once(client: Any, make_licence: Callable[..., Any]) -> None:
     lifecycle.revoke(licence.identifier, reason="驾驶证被依法吊销", actor="test")
     report = report_of(post_qr(client, licence.qr_text))  # no cache between the change and the check
     assert_verdict(report, "revoked", "status", "revoked.*驾驶证被依法吊销")
+    assert failed_zh(report)["status"] == "证照已吊销/注销：驾驶证被依法吊销"
     assert report["verdict_label"] == "已吊销"
     pdf_report = report_of(post_file(client, licence.pdf, "licence.pdf"))
     assert_verdict(pdf_report, "revoked", "status", "驾驶证被依法吊销")
@@ -472,6 +495,82 @@ def test_rotated_key_old_licences_still_verify(client: Any, platform: Any, depar
     assert new_kid in trusted
 
 
+# -- reasons: English for programs, Chinese for people --------------------------------------
+
+
+def _status_list(issued_at: str, entries: dict[str, list[tuple[int, str]]]) -> StatusSource:
+    bits = {issuer: gzip.decompress(unb64url(encode_bits(e, MIN_ENTRIES))) for issuer, e in entries.items()}
+    return StatusSource(status_list=StatusList(issued_at, bits))
+
+
+def test_every_check_of_every_verdict_says_why_in_chinese(
+    platform: Any, departments: dict[str, str], issued_samples: dict[str, Any], make_licence: Callable[..., Any]
+) -> None:
+    genuine = issued_samples["id_card"]
+    revoked = make_licence("driving_licence")
+    lifecycle.revoke(revoked.identifier, reason="驾驶证被依法吊销", actor="test")
+    expired = make_licence("id_card", valid_from="2000-01-01", valid_until="2010-01-01")
+    msg, claims = claims_of(genuine.qr_text)
+    _, revoked_claims = claims_of(revoked.qr_text)
+    assert claims.status_index is not None and revoked_claims.status_index is not None
+    forged = qr_text(BASE_URL, sign_claims(replace(claims, holder="王*"), ec.generate_private_key(ec.SECP256R1()), msg.kid))
+    unknown_kid = secrets.token_bytes(8)
+    untrusted = qr_text(BASE_URL, sign_claims(claims, ec.generate_private_key(ec.SECP256R1()), unknown_kid))
+    a, b, _, _ = byte_range(genuine.pdf)
+    status_list = _status_list(
+        "2025-02-28T20:00:00+00:00",  # 1 March in Beijing
+        {claims.issuer: [], revoked_claims.issuer: [(revoked_claims.status_index, "revoked")]},
+    )
+    now = datetime.now(timezone.utc)
+    cases: dict[str, tuple[str, Report]] = {
+        "valid qr": ("valid", check_qr(platform, genuine.qr_text)),
+        "valid pdf": ("valid", check_pdf(platform, genuine.pdf)),
+        "revoked qr": ("revoked", check_qr(platform, revoked.qr_text)),
+        "revoked pdf": ("revoked", check_pdf(platform, revoked.pdf)),
+        "expired": ("expired", check_qr(platform, expired.qr_text)),
+        "forged": ("forged", check_qr(platform, forged)),
+        "untrusted key": ("untrusted", check_qr(platform, untrusted)),
+        "unauthorised": ("untrusted", check_qr(platform, _unauthorised_qr(platform, departments, issued_samples))),
+        "tampered pdf": ("tampered", check_pdf(platform, flip(genuine.pdf, (a + b) // 2))),
+        "self-signed pdf": ("untrusted", check_pdf(platform, _resigned_copy(genuine.pdf))),
+        "offline qr": ("valid", check_qr(platform, genuine.qr_text, offline=True)),
+        "offline pdf": ("valid", check_pdf(platform, genuine.pdf, offline=True)),
+        "status list valid": ("valid", verify_qr(genuine.qr_text, trust=platform.trust_store(), now=now, source=status_list)),
+        "status list revoked": ("revoked", verify_qr(revoked.qr_text, trust=platform.trust_store(), now=now, source=status_list)),
+    }
+    for case, (verdict, report) in cases.items():
+        assert report.verdict == verdict, (case, report.reasons)
+        assert_reasons_zh(report.checks)
+        for c in report.checks:
+            assert c.reason and c.reason_zh != c.reason, (case, c)  # two languages, not one text twice
+            assert c.as_dict()["reason_zh"] == c.reason_zh
+
+    def zh(case: str, name: str) -> list[str]:
+        return [c.reason_zh for c in cases[case][1].checks if c.name == name]
+
+    assert zh("valid qr", "signature") == ["ES256 数字签名验证通过"]
+    assert zh("valid qr", "status") == ["证照现行有效（据登记库）"]
+    assert zh("valid pdf", "pdf_matches_record") == ["内嵌数据、二维码及文件与登记库记录一致"]
+    assert zh("revoked qr", "status") == ["证照已吊销/注销：驾驶证被依法吊销"]
+    assert zh("expired", "not_expired") == ["已于2010年01月01日过期"]  # the end of that day in Beijing
+    assert zh("forged", "signature") == ["数字签名与数据不符"]
+    assert zh("untrusted key", "issuer_trusted") == [f"签名密钥 {unknown_kid.hex()} 不在平台信任列表中"]
+    assert zh("unauthorised", "issuer_authorised") == [f"{Department.get_by_id(departments['degree_certificate']).name}无权签发居民身份证"]
+    assert "签名与文件内容不符" in zh("tampered pdf", "pdf_integrity")[0]
+    assert zh("self-signed pdf", "pdf_integrity") == ["签章证书不能链接到平台根证书"]
+    assert zh("offline qr", "status") == ["未核验：离线核验（无登记库或状态列表）"]
+    assert zh("offline pdf", "pdf_matches_record") == ["未核验：离线核验（无登记库）"]
+    assert zh("status list valid", "status") == ["证照现行有效（据2025年03月01日发布的状态列表）"]
+    assert zh("status list revoked", "status") == ["证照已吊销/注销"]
+
+
+def test_console_and_api_describe_reason_zh(client: Any) -> None:
+    spec = client.get("/api/v1/openapi.json").get_json()
+    check = spec["components"]["schemas"]["Check"]
+    assert "reason_zh" in check["required"] and check["properties"]["reason_zh"]["type"] == "string"
+    assert "c.reason_zh" in client.get("/verify").get_data(as_text=True)
+
+
 # -- unreadable, invalid and oversized input: problem+json -----------------------------------
 
 
@@ -575,6 +674,10 @@ def test_verdict_page_of_a_revoked_licence(client: Any, make_licence: Callable[.
     assert resp.status_code == 200
     html = resp.get_data(as_text=True)
     assert "已吊销" in html and 'data-verdict="revoked"' in html
+    # people read the reasons in Chinese: the verdict's and every check's
+    assert '<div class="reason">已吊销：证照已吊销/注销：已死亡注销</div>' in html
+    assert "证照状态：证照已吊销/注销：已死亡注销" in html and "数字签名：ES256 数字签名验证通过" in html
+    assert "(licence revoked)" not in html and "signature verifies" not in html
     for value in personal_values("id_card"):
         assert value not in html
 

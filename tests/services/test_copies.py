@@ -124,6 +124,11 @@ def failed(report: Any) -> dict[str, str]:
     return {c.name: c.reason for c in report.checks if c.passed is False}
 
 
+def failed_zh(report: Any) -> dict[str, str]:
+    """Check name → the Chinese reason the pages show."""
+    return {c.name: c.reason_zh for c in report.checks if c.passed is False}
+
+
 def embedded(pdf: bytes) -> dict[str, Any]:
     names = PdfFileReader(io.BytesIO(pdf)).root["/Names"]["/EmbeddedFiles"]["/Names"]
     return json.loads(bytes(names[1]["/EF"]["/F"].data))  # type: ignore[no-any-return]
@@ -184,7 +189,9 @@ def test_copy_is_valid_for_its_purpose_until_its_expiry(platform: Any, make_copy
     assert report.verdict == "valid", failed(report)
     passed, reason = checks(report)["copy_validity"]
     assert passed is True
-    assert PURPOSE in reason and DEMO_WINDOW[1] in reason and "前有效" in reason
+    assert PURPOSE in reason and DEMO_WINDOW[1] in reason and "valid until" in reason
+    reason_zh = [c.reason_zh for c in report.checks if c.name == "copy_validity"][-1]
+    assert PURPOSE in reason_zh and DEMO_WINDOW[1] in reason_zh and "前有效" in reason_zh
     assert checks(report)["pdf_matches_record"][0] is True
     assert report.copy == {
         "purpose": PURPOSE,
@@ -203,7 +210,9 @@ def test_copy_is_valid_for_its_purpose_until_its_expiry(platform: Any, make_copy
     assert report.verdict == "expired"
     assert report.copy is not None and report.copy["expired"] is True
     reason = failed(report)["copy_validity"]
-    assert "加注件已过期" in reason and PURPOSE in reason and DEMO_WINDOW[1] in reason
+    assert "annotated copy expired" in reason and PURPOSE in reason and DEMO_WINDOW[1] in reason
+    reason_zh = failed_zh(report)["copy_validity"]
+    assert "加注件已过期" in reason_zh and PURPOSE in reason_zh and DEMO_WINDOW[1] in reason_zh
     assert set(failed(report)) == {"copy_validity"}  # the licence itself is still in force
 
 
@@ -226,7 +235,9 @@ def test_copy_is_signed_by_the_platform_and_embeds_the_copy_section(platform: An
     (signature,) = PdfFileReader(io.BytesIO(copy.pdf)).embedded_signatures
     assert str(signature.sig_object["/Reason"]) == "加注件签章"
     report = check_pdf(platform, copy.pdf)
-    assert "加注件由" + annotate.PLATFORM_NAME in [c.reason for c in report.checks if c.name == "issuer_authorised"][-1]
+    authorised = [c for c in report.checks if c.name == "issuer_authorised"][-1]  # after the QR signer's
+    assert authorised.passed and "加注件由" + annotate.PLATFORM_NAME in authorised.reason_zh
+    assert authorised.reason == f"annotated copy signed by {annotate.PLATFORM_NAME}"
 
 
 @pytest.mark.parametrize("kind", ["business_licence", "household_register"])
@@ -289,7 +300,8 @@ def test_revoked_grant_revokes_the_copy(platform: Any, make_copy: Callable[..., 
     ShareGrant.update(revoked_at=datetime.now(timezone.utc)).where(ShareGrant.grant_id == copy.grant).execute()
     report = check_pdf(platform, copy.pdf)
     assert report.verdict == "revoked"
-    assert "授权已被持证人撤销" in failed(report)["copy_validity"]
+    assert "授权已被持证人撤销" in failed_zh(report)["copy_validity"]
+    assert "revoked the grant" in failed(report)["copy_validity"]
 
 
 def _forged_copy(
@@ -330,7 +342,8 @@ def test_copy_signed_by_a_department_is_not_valid(platform: Any, make_copy: Call
     Redemption.update(copy_sha256=hashlib.sha256(forged).hexdigest()).where(Redemption.redemption_id == genuine.redemption).execute()
     report = check_pdf(platform, forged)
     assert report.verdict == "forged"
-    assert "须由平台签章" in failed(report)["issuer_authorised"]
+    assert "须由平台签章" in failed_zh(report)["issuer_authorised"]
+    assert "must be signed by the platform" in failed(report)["issuer_authorised"]
     assert not check_pdf(platform, forged, offline=True).valid
 
 
@@ -372,7 +385,8 @@ def test_copy_not_in_the_register_is_not_valid_online(platform: Any, make_copy: 
 
     offline = check_pdf(platform, unknown, offline=True)  # offline cannot tell, and says so
     assert checks(offline)["pdf_matches_record"][0] is None
-    assert "离线核验" in checks(offline)["copy_validity"][1]
+    assert "offline" in checks(offline)["copy_validity"][1]
+    assert "离线核验" in [c.reason_zh for c in offline.checks if c.name == "copy_validity"][-1]
 
 
 def test_copy_of_another_grant_is_not_valid(platform: Any, make_copy: Callable[..., Copy]) -> None:
@@ -473,4 +487,4 @@ def test_copy_redeemed_through_a_grant_verifies_until_the_holder_revokes(platfor
     assert "不动产登记" in pdf_text(pdf)
     shares.revoke_grant(holder=data["credit_code"], grant_id=grant.grant_id)
     report = check_pdf(platform, pdf)
-    assert report.verdict == "revoked" and "授权已被持证人撤销" in failed(report)["copy_validity"]
+    assert report.verdict == "revoked" and "授权已被持证人撤销" in failed_zh(report)["copy_validity"]
