@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from reportlab.lib.colors import Color, white
@@ -21,14 +21,14 @@ from reportlab.pdfgen.canvas import Canvas
 
 from . import fonts
 from .checkdigits import credit_code_check_char
+from .dates import cn_datetime
 
 # The platform's own signing identity: a pseudo-department with no kinds, so the trust list names
 # its key but it can never be authorised to issue a licence. Configuration data, like kinds.MPS_CODE.
 PLATFORM_CODE = "11100000000099001" + credit_code_check_char("11100000000099001")
-PLATFORM_NAME = "电子证照共享平台（加注件签章）"  # the certificate CN adds 电子证照签章: at most 64 bytes
+COPY_SIGNER_NAME = "电子证照共享平台（加注件签章）"  # the certificate CN adds 电子证照签章: at most 64 bytes
 COPY_SIGNING_REASON = "加注件签章"
 
-CHINA = timezone(timedelta(hours=8))
 PAGE_W, PAGE_H = A4
 RED = Color(0.80, 0.05, 0.07)
 DARK_RED = Color(0.62, 0.02, 0.04)
@@ -38,16 +38,6 @@ BAND_TOP, BAND_BOTTOM = PAGE_H - 12.6 * mm, PAGE_H - 31.0 * mm  # between the fr
 TAG_W = 20 * mm
 WATERMARK_Y, WATERMARK_ANGLE = 165 * mm, 30.0  # the body's middle; the QR code ends at 77 mm
 _SIZES = (10.0, 9.0, 8.0, 7.0, 6.5, 6.0, 5.5, 5.0, 4.5)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
-def expiry_text(expires_at: datetime) -> str:
-    """The expiry as a window clerk reads it: Beijing time, to the minute."""
-    t = _aware(expires_at).astimezone(CHINA)
-    return f"{t.year}年{t.month:02d}月{t.day:02d}日 {t.hour:02d}:{t.minute:02d}"
 
 
 @dataclass(frozen=True)
@@ -68,7 +58,7 @@ class CopySection:
             "redemption": self.redemption,
             "recipient": {"code": self.recipient_code, "name": self.recipient_name},
             "purpose": self.purpose,
-            "expires_at": _aware(self.expires_at).astimezone(timezone.utc).isoformat(),
+            "expires_at": self.expires_at.astimezone(timezone.utc).isoformat(),
             "original_pdf_sha256": self.original_pdf_sha256,
         }
 
@@ -104,15 +94,15 @@ class CopySection:
         """The annotation every page carries."""
         return (
             f"加注件：仅供【{self.recipient_name}】办理“{self.purpose}”使用，"
-            f"有效期至【{expiry_text(self.expires_at)}】，逾期无效；复制、转作他用无效"
+            f"有效期至【{cn_datetime(self.expires_at)}】，逾期无效；复制、转作他用无效"
         )
 
     def in_force_text(self) -> str:
         """What a verifier reports while the copy is in force."""
-        return f"加注件：仅供【{self.recipient_name}】办理“{self.purpose}”使用，{expiry_text(self.expires_at)}前有效"
+        return f"加注件：仅供【{self.recipient_name}】办理“{self.purpose}”使用，{cn_datetime(self.expires_at)}前有效"
 
     def expired_text(self) -> str:
-        return f"加注件已过期：仅供【{self.recipient_name}】办理“{self.purpose}”使用，有效期至{expiry_text(self.expires_at)}，逾期无效"
+        return f"加注件已过期：仅供【{self.recipient_name}】办理“{self.purpose}”使用，有效期至{cn_datetime(self.expires_at)}，逾期无效"
 
 
 def _printable(text: str) -> str:
@@ -121,26 +111,13 @@ def _printable(text: str) -> str:
     return "".join(" " if ch.isspace() else (ch if fonts.can_render(ch) else "？") for ch in text)
 
 
-def _wrap(text: str, width: float, size: float) -> list[str]:
-    lines: list[str] = []
-    line, used = "", 0.0
-    for ch in text:
-        w = fonts.char_width(ch, size)
-        if line and used + w > width:
-            lines.append(line)
-            line, used = "", 0.0
-        line += ch
-        used += w
-    return [*lines, line] if line else lines
-
-
 def _fit(text: str, width: float, height: float) -> tuple[float, list[str]]:
     """The largest size at which ``text`` wraps into the box."""
     for size in _SIZES:
-        lines = _wrap(text, width, size)
+        lines = fonts.wrap(text, width, size)
         if len(lines) * size * 1.25 <= height:
             return size, lines
-    return _SIZES[-1], _wrap(text, width, _SIZES[-1])  # 4.5 pt fits every purpose validation allows
+    return _SIZES[-1], fonts.wrap(text, width, _SIZES[-1])  # 4.5 pt fits every purpose validation allows
 
 
 def overlay(section: CopySection) -> Callable[[Canvas, int, int], None]:
@@ -150,9 +127,9 @@ def overlay(section: CopySection) -> Callable[[Canvas, int, int], None]:
     text_w = BAND_X1 - BAND_X0 - TAG_W - 5 * mm
     size, lines = _fit(notice, text_w, BAND_TOP - BAND_BOTTOM - 3 * mm)
     footer = _printable(
-        f"加注件编号：{section.redemption}　授权编号：{section.grant}　签章：{PLATFORM_NAME}"
+        f"加注件编号：{section.redemption}　授权编号：{section.grant}　签章：{COPY_SIGNER_NAME}"
     )
-    watermark = _printable(f"加注件 · {expiry_text(section.expires_at)}前有效")
+    watermark = _printable(f"加注件 · {cn_datetime(section.expires_at)}前有效")
 
     def draw(c: Canvas, number: int, count: int) -> None:
         c.saveState()

@@ -85,7 +85,8 @@ TSA_POLICY = "2.25.153648678680825265285978188517870103629"
 """TSA policy OID written in every token."""
 
 
-def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
+def to_asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
+    """The certificate as asn1crypto (and so pyhanko) takes it."""
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
@@ -101,7 +102,7 @@ class _KeyedSigner:
 
     @classmethod
     def build(cls, creds: Credentials, chain: Sequence[x509.Certificate]) -> _KeyedSigner:
-        cert = _asn1_cert(creds.cert)
+        cert = to_asn1_cert(creds.cert)
         sid = cms.IssuerAndSerialNumber({"issuer": cert.issuer, "serial_number": cert.serial_number}).dump()
         if isinstance(creds.key, ec.EllipticCurvePrivateKey):
             algorithm = algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}).dump()
@@ -187,7 +188,7 @@ class TimeStampAuthority:
 
     def __init__(self, tsa: Credentials, *, chain: Sequence[x509.Certificate], policy: str = TSA_POLICY) -> None:
         self._signer = _KeyedSigner.build(tsa, chain)
-        name = _asn1_cert(tsa.cert).subject
+        name = to_asn1_cert(tsa.cert).subject
         self._policy = _oid(policy)
         # tsa [0] EXPLICIT GeneralName, here directoryName [4] EXPLICIT Name
         self._tsa_name = tlv(_CTX0, asn1_x509.GeneralName({"directory_name": name}).dump())

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from ..errors import FieldProblem, InvalidInput
-from .kinds import VEHICLE_CLASSES, FieldSpec, get_kind
+from .kinds import VEHICLE_CLASS_PATTERN, VEHICLE_CLASSES, FieldSpec, get_kind
 
 MAX_CLAIM_LENGTH = 1000
 LONG_TERM = "长期"  # how a document prints a null end date; accepted as a claim for it
@@ -63,7 +63,6 @@ def _closure() -> dict[str, frozenset[str]]:
 
 
 PERMITS: dict[str, frozenset[str]] = _closure()
-_VEHICLE_TOKEN = re.compile(r"A1|A2|A3|B1|B2|C1|C2|C3|C4|C5|C6|D|E|F|M|N|P")
 _SEPARATORS = re.compile(r"[\s,，、/;；]+")
 _DATE_SEPARATED = re.compile(r"([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?")
 _DATE_COMPACT = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})")
@@ -94,18 +93,14 @@ def claim_fields(kind: str) -> tuple[str, ...]:
 # ---- normalisation ---------------------------------------------------------------------------
 
 
-def _fold(text: str) -> str:
+def normalise_text(text: str) -> str:
     """Full-width to half-width (NFKC: ＡＢ１２ → AB12, U+3000 → space), trimmed, inner runs of
     whitespace made one space."""
     return " ".join(unicodedata.normalize("NFKC", text).split())
 
 
-def normalise_text(text: str) -> str:
-    return _fold(text)
-
-
 def normalise_code(text: str) -> str:
-    return "".join(_fold(text).split()).upper()
+    return "".join(normalise_text(text).split()).upper()
 
 
 def normalise_date(text: str) -> str | None:
@@ -132,7 +127,7 @@ def normalise_vehicle_classes(value: object) -> frozenset[str] | None:
     for part in parts:
         if not part:
             continue
-        tokens = _VEHICLE_TOKEN.findall(part)
+        tokens = VEHICLE_CLASS_PATTERN.findall(part)
         if "".join(tokens) != part:
             return None
         out.update(tokens)
@@ -155,7 +150,7 @@ def _normalise(spec: FieldSpec, value: Any) -> Any:
         raise ValueError("must be a string")
     if len(value) > MAX_CLAIM_LENGTH:
         raise ValueError(f"longer than {MAX_CLAIM_LENGTH} characters")
-    if spec.nullable and _fold(value) == LONG_TERM:
+    if spec.nullable and normalise_text(value) == LONG_TERM:
         return None
     if spec.type == "date":
         iso = normalise_date(value)

@@ -12,6 +12,7 @@ packaged font files is the only file access in the core.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -209,12 +210,55 @@ def text_width(text: str, size: float) -> float:
     return float(sum(pdfmetrics.stringWidth(part, name, size) for name, part in runs(text)))
 
 
-def char_width(ch: str, size: float) -> float:
-    """Width in points of one character; used to wrap text a character at a time."""
-    name = font_for(ch)
-    if name is None:
-        raise ValueError(f"no glyph for U+{ord(ch):04X} in the document fonts")
-    return float(pdfmetrics.stringWidth(ch, name, size))
+# Characters that must not begin a line (Chinese typesetting rules, GB/T 15834 punctuation).
+_NO_LINE_START = frozenset("，。、；：？！）》」』】〕’”…—％,.;:?!)]}%·")
+_TOKENS = re.compile(r"[A-Za-z0-9]+|.", re.S)
+_unit_widths: dict[str, float] = {}  # bounded by the fonts' ~100,000 characters
+
+
+def _unit_width(ch: str) -> float:
+    """Width of one character at 1 pt; cached because wrapping measures every character."""
+    w = _unit_widths.get(ch)
+    if w is None:
+        w = _unit_widths[ch] = text_width(ch, 1.0)
+    return w
+
+
+def wrap(text: str, width: float, size: float, first_indent: float = 0.0) -> list[str]:
+    """Break ``text`` set at ``size`` into lines no wider than ``width`` points.
+
+    Chinese breaks between any two characters; runs of Latin letters and digits stay together
+    unless longer than a line; closing punctuation never starts a line (the previous character
+    moves down with it). Raises ValueError for a character neither font has.
+    """
+    lines: list[list[str]] = [[]]
+    used = first_indent
+    for token in _TOKENS.findall(text):
+        if token == "\n":
+            lines.append([])
+            used = 0.0
+            continue
+        w = sum(_unit_width(ch) for ch in token) * size
+        if used + w <= width or not lines[-1] and w <= width:
+            lines[-1].append(token)
+            used += w
+        elif w > width:  # a Latin run longer than a line: split it anywhere
+            for ch in token:
+                cw = _unit_width(ch) * size
+                if used + cw > width and lines[-1]:
+                    lines.append([])
+                    used = 0.0
+                lines[-1].append(ch)
+                used += cw
+        else:
+            carried: list[str] = []
+            if token in _NO_LINE_START and len(lines[-1]) > 1:
+                last = lines[-1][-1]
+                if (sum(_unit_width(ch) for ch in last) * size + w) <= width:
+                    carried = [lines[-1].pop()]
+            lines.append(carried + [token])
+            used = sum(_unit_width(ch) for t in lines[-1] for ch in t) * size
+    return ["".join(line) for line in lines if line]
 
 
 def draw_text(

@@ -35,13 +35,17 @@ DEGREES = ("学士", "硕士", "博士")
 HOUSEHOLD_TYPES = ("家庭户", "集体户")
 VEHICLE_CLASSES = ("A1", "A2", "A3", "B1", "B2", "C1", "C2", "C3", "C4", "C5", "C6", "D", "E", "F", "M", "N", "P")
 HEAD_OF_HOUSEHOLD = "户主"
+VEHICLE_CLASS_PATTERN = re.compile("|".join(sorted(VEHICLE_CLASSES, key=len, reverse=True)))
+"""One vehicle class (longest first, so that A1 is never read as A and 1)."""
 
 MAX_PHOTO_BYTES = 512 * 1024
 MAX_PHOTO_PIXELS = 2000 * 2000
+IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+"""How a JPEG and a PNG file begin: ``data.startswith(IMAGE_MAGIC)`` before anything decodes it."""
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DIGITS12 = re.compile(r"[0-9]{12}")
-_VEHICLE_SPLIT = re.compile(r"A1|A2|A3|B1|B2|C1|C2|C3|C4|C5|C6|D|E|F|M|N|P|[,，、\s]+")
+_VEHICLE_SPLIT = re.compile(VEHICLE_CLASS_PATTERN.pattern + r"|[,，、\s]+")
 
 
 @dataclass(frozen=True)
@@ -377,7 +381,7 @@ class _Checker:
         if len(raw) > MAX_PHOTO_BYTES:
             self.add(path, f"larger than {MAX_PHOTO_BYTES // 1024} KiB")
             return None
-        if not (raw.startswith(b"\xff\xd8\xff") or raw.startswith(b"\x89PNG\r\n\x1a\n")):
+        if not raw.startswith(IMAGE_MAGIC):
             self.add(path, "must be a JPEG or PNG image")
             return None
         from PIL import Image  # local: only photos need Pillow

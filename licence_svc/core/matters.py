@@ -100,7 +100,7 @@ class Matter:
     def materials_json(self) -> str:
         """The materials as stored: the catalogue's own field names, so a stored matter reads back the same."""
         return json.dumps(
-            [{"id": m.id, "name": m.name, "kind": m.kind, "holder_role": m.holder_role, "required": m.required} for m in self.materials],
+            [{k: v for k, v in m.as_dict().items() if k != "kind_label"} for m in self.materials],
             ensure_ascii=False,
         )
 

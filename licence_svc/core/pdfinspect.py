@@ -17,7 +17,8 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 from ..errors import UnreadableEvidence
-from .pdfsign import ATTACHMENT_NAME, to_asn1_cert
+from .cms import to_asn1_cert
+from .pdfsign import ATTACHMENT_NAME
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from io import BytesIO
 
 from asn1crypto import keys as asn1_keys
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils import generic
@@ -24,7 +23,7 @@ from pyhanko.sign import fields, signers
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from .cms import PadesCmsSigner, TimeStampAuthority, TimeStampSource
+from .cms import PadesCmsSigner, TimeStampAuthority, TimeStampSource, to_asn1_cert
 from .pki import Credentials
 
 ATTACHMENT_NAME = "licence.json"
@@ -34,10 +33,6 @@ SIGNATURE_FIELD = "LicenceSignature"
 # size-estimating dry run. An external TSA may send larger tokens: that path reserves more.
 BYTES_RESERVED = 12288
 BYTES_RESERVED_EXTERNAL_TSA = 24576
-
-
-def to_asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
 def _to_asn1_key(creds: Credentials) -> asn1_keys.PrivateKeyInfo:

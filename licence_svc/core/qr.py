@@ -143,13 +143,9 @@ def _rs_remainder(data: list[int], ec_count: int) -> list[int]:
     """Reed-Solomon error-correction codewords: data·x^ec mod the generator, in GF(256) (LFSR form)."""
     gen = _generators.get(ec_count)
     if gen is None:
-        if ec_count in qr_lut.rsPoly_LUT:  # highest degree first, leading 1
-            coefficients = list(qr_lut.rsPoly_LUT[ec_count])
-        else:  # qrcode's own construction: the product of (x - α^i)
-            poly = qr_base.Polynomial([1], 0)
-            for i in range(ec_count):
-                poly = poly * qr_base.Polynomial([1, qr_base.gexp(i)], 0)
-            coefficients = list(poly)
+        # qrcode's table holds the generator of every block size at level M, versions 1-40
+        # (highest degree first, leading 1 dropped here)
+        coefficients = qr_lut.rsPoly_LUT[ec_count]
         gen = _generators.setdefault(ec_count, [qr_base.LOG_TABLE[c] for c in coefficients[1:]])
     exp, log = qr_base.EXP_TABLE, qr_base.LOG_TABLE
     rem = [0] * ec_count

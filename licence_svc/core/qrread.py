@@ -25,7 +25,8 @@ import zxingcpp
 from PIL import Image, ImageFilter, ImageMath, ImageOps
 from PIL.JpegImagePlugin import JpegImageFile
 
-from ..errors import LicenceError, UnreadableEvidence
+from ..errors import PayloadTooLarge, UnreadableEvidence
+from .kinds import IMAGE_MAGIC
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,6 @@ MAX_IMAGE_PIXELS = 25_000_000  # a 24 MP phone photo fits; decoding stays ~100 M
 
 MAX_IMAGE_BYTES = 15 * 1024 * 1024
 """Largest upload looked at."""
-
-_JPEG_MAGIC = b"\xff\xd8\xff"
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 _WORK_SIDE = 2000
 """Longer side of the image tried first. A phone photo of an A4 page this size has QR modules of ~4 px
@@ -54,13 +52,11 @@ _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, TypeError, KeyErro
 """What Pillow's decoders and EXIF parser raise for truncated or malformed files."""
 
 
-class ImageTooLarge(LicenceError):
+class ImageTooLarge(PayloadTooLarge):
     """The uploaded image has more bytes or pixels than the platform decodes."""
 
     slug = "image-too-large"
     title = "Image too large"
-    http_status = 413
-    exit_code = 2
 
 
 def read_qr_from_image(data: bytes) -> str:
@@ -75,9 +71,9 @@ def read_qr_from_image(data: bytes) -> str:
     :class:`UnreadableEvidence` for anything but a JPEG or PNG, an image that cannot be decoded, or
     one in which no QR code can be read.
     """
-    _check_header(data)
+    opened = _check_header(data)
     tried = 0
-    for name, image, binarizer in _attempts(data):
+    for name, image, binarizer in _attempts(data, opened):
         tried += 1
         texts = [
             r.text
@@ -98,13 +94,14 @@ def read_qr_from_image(data: bytes) -> str:
     raise UnreadableEvidence("no QR code found in the image")
 
 
-def _check_header(data: bytes) -> None:
-    """Refuse what must not be decoded: too many bytes, not JPEG or PNG, too many pixels."""
+def _check_header(data: bytes) -> Image.Image:
+    """Refuse what must not be decoded: too many bytes, not JPEG or PNG, too many pixels. Returns the
+    image opened lazily (header read, nothing decoded)."""
     if len(data) > MAX_IMAGE_BYTES:
         raise ImageTooLarge(f"image of {len(data)} bytes; the limit is {MAX_IMAGE_BYTES}")
-    if not (data.startswith(_JPEG_MAGIC) or data.startswith(_PNG_MAGIC)):
+    if not data.startswith(IMAGE_MAGIC):
         raise UnreadableEvidence("not a JPEG or PNG image")
-    _open(data)  # lazy: reads the header only
+    return _open(data)
 
 
 def _open(data: bytes) -> Image.Image:
@@ -124,12 +121,13 @@ def _open(data: bytes) -> Image.Image:
     return img
 
 
-def _decode(data: bytes, *, work_size: bool) -> tuple[Image.Image, bool]:
+def _decode(data: bytes, *, work_size: bool, opened: Image.Image | None = None) -> tuple[Image.Image, bool]:
     """Decode to an upright 8-bit greyscale image; with ``work_size``, at about :data:`_WORK_SIDE`.
+    ``opened``: ``data`` as :func:`_open` gave it and nothing has decoded yet (saves opening it again).
 
     Returns the image and whether it was made smaller than the original.
     """
-    img = _open(data)
+    img = opened if opened is not None else _open(data)
     full = img.size
     try:
         if isinstance(img, JpegImageFile):  # also MPO, the multi-picture JPEG some phones write
@@ -159,10 +157,11 @@ def _to_grey(img: Image.Image) -> Image.Image:
 _Attempt = tuple[str, Image.Image, zxingcpp.Binarizer]
 
 
-def _attempts(data: bytes) -> Iterator[_Attempt]:
-    """The ladder, cheapest first; each image is made only when the rungs below it found nothing."""
+def _attempts(data: bytes, opened: Image.Image) -> Iterator[_Attempt]:
+    """The ladder, cheapest first; each image is made only when the rungs below it found nothing.
+    ``opened`` is ``data`` opened lazily, not yet decoded: the first rung decodes it."""
     local = zxingcpp.Binarizer.LocalAverage  # measured: GlobalHistogram read nothing these rungs missed
-    work, reduced = _decode(data, work_size=True)
+    work, reduced = _decode(data, work_size=True, opened=opened)
     # 1. as decoded, local-average binarizer: scans and ordinary phone photos
     yield "work-size", work, local
     # 2. a large photo at full resolution: the page photographed from afar

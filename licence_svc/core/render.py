@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import io
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -29,6 +28,7 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
 from . import fonts
+from .dates import cn_date
 from .kinds import HEAD_OF_HOUSEHOLD, KindSpec
 from .qr import QUIET_ZONE, QrMatrix, qr_matrix
 
@@ -75,10 +75,6 @@ _ACCENT = {
 }
 _ISSUE_LABEL = {"id_card": "签发日期", "household_register": "签发日期"}
 
-# Characters that must not begin a line (Chinese typesetting rules, GB/T 15834 punctuation).
-_NO_LINE_START = frozenset("，。、；：？！）》」』】〕’”…—％,.;:?!)]}%·")
-_TOKENS = re.compile(r"[A-Za-z0-9]+|.", re.S)
-
 
 @dataclass(frozen=True)
 class _Row:
@@ -105,8 +101,7 @@ class _Page:
 
 def _cn_date(iso: str) -> str:
     """2020-05-01 → 2020年05月01日."""
-    d = date.fromisoformat(iso)
-    return f"{d.year}年{d.month:02d}月{d.day:02d}日"
+    return cn_date(date.fromisoformat(iso))
 
 
 def _dot_date(iso: str) -> str:
@@ -231,59 +226,6 @@ def _degree_law(conferral_iso: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Text layout
-
-_width_cache: dict[str, float] = {}  # bounded by the fonts' ~100,000 characters
-
-
-def _unit_width(token: str) -> float:
-    """Width of ``token`` at 1 pt; cached because wrapping measures every character."""
-    w = _width_cache.get(token)
-    if w is None:
-        w = fonts.text_width(token, 1.0)
-        if len(token) == 1:
-            _width_cache[token] = w
-    return w
-
-
-def _wrap(text: str, width: float, size: float, first_indent: float = 0.0) -> list[str]:
-    """Break ``text`` into lines no wider than ``width`` points.
-
-    Chinese breaks between any two characters; runs of Latin letters and digits stay together
-    unless longer than a line; closing punctuation never starts a line (the previous character
-    moves down with it).
-    """
-    lines: list[list[str]] = [[]]
-    used = first_indent
-    for token in _TOKENS.findall(text):
-        if token == "\n":
-            lines.append([])
-            used = 0.0
-            continue
-        w = sum(_unit_width(ch) for ch in token) * size
-        if used + w <= width or not lines[-1] and w <= width:
-            lines[-1].append(token)
-            used += w
-        elif w > width:  # a Latin run longer than a line: split it anywhere
-            for ch in token:
-                cw = _unit_width(ch) * size
-                if used + cw > width and lines[-1]:
-                    lines.append([])
-                    used = 0.0
-                lines[-1].append(ch)
-                used += cw
-        else:
-            carried: list[str] = []
-            if token in _NO_LINE_START and len(lines[-1]) > 1:
-                last = lines[-1][-1]
-                if (sum(_unit_width(ch) for ch in last) * size + w) <= width:
-                    carried = [lines[-1].pop()]
-            lines.append(carried + [token])
-            used = sum(_unit_width(ch) for t in lines[-1] for ch in t) * size
-    return ["".join(line) for line in lines if line]
-
-
-# ---------------------------------------------------------------------------------------------
 # Drawing
 
 
@@ -303,7 +245,7 @@ def _lay_out(page: _Page, top: float) -> list[_Laid]:
     widths = [RIGHT - LEFT - LABEL_W - (photo_w if i < page.photo_rows else 0.0) for i in range(len(page.rows))]
     # Only text that already wraps at its own size is set smaller; short values keep their size.
     long = [
-        row.shrinkable and len(_wrap(row.value, w - 2 * CELL_PAD_X, row.size)) > 1 for row, w in zip(page.rows, widths)
+        row.shrinkable and len(fonts.wrap(row.value, w - 2 * CELL_PAD_X, row.size)) > 1 for row, w in zip(page.rows, widths)
     ]
     laid: list[_Laid] = []
     for shrink, min_h in attempts:
@@ -311,7 +253,7 @@ def _lay_out(page: _Page, top: float) -> list[_Laid]:
         for i, row in enumerate(page.rows):
             size = max(6.0, row.size - shrink) if long[i] else row.size
             value_w = widths[i]
-            lines = tuple(_wrap(row.value, value_w - 2 * CELL_PAD_X, size))
+            lines = tuple(fonts.wrap(row.value, value_w - 2 * CELL_PAD_X, size))
             height = max(min_h, len(lines) * size * 1.3 + 2 * CELL_PAD_Y)
             laid.append(_Laid(row, size, lines, height, value_w))
         if page.photo_rows:  # rows beside the photo share its height
@@ -348,7 +290,7 @@ def _draw_table(c: Canvas, page: _Page, laid: Sequence[_Laid], top: float, accen
         c.line(LEFT, bottom, LEFT + LABEL_W + item.value_w, bottom)
         mid = (y + bottom) / 2
         c.setFillColor(accent)
-        label_lines = _wrap(item.row.label, LABEL_W - 2 * mm, 10.5)
+        label_lines = fonts.wrap(item.row.label, LABEL_W - 2 * mm, 10.5)
         _text_block(c, LEFT + LABEL_W / 2, mid, label_lines, 10.5, align="center")
         c.setFillColor(INK)
         _text_block(c, LEFT + LABEL_W + CELL_PAD_X, mid, item.lines, item.size)
@@ -510,7 +452,7 @@ def _draw_page(
         c.setFillColor(INK)
         size = page.intro_size
         indent = 2 * size if size >= 13 else 0.0
-        lines = _wrap(page.intro, RIGHT - LEFT, size, first_indent=indent)
+        lines = fonts.wrap(page.intro, RIGHT - LEFT, size, first_indent=indent)
         leading = size * 1.7
         y = top - size
         for i, line in enumerate(lines):
@@ -529,7 +471,7 @@ def _draw_page(
     name_size = 13.0 if fonts.text_width(req.issuer_name, 13) <= 95 * mm else 10.0
     fonts.draw_text(c, RIGHT - 4 * mm, 59 * mm, req.issuer_name, name_size, align="right")
     fonts.draw_text(
-        c, RIGHT - 4 * mm, 43 * mm, f"{issue_label}：{_cn_date(req.issued_on.isoformat())}", 11, align="right"
+        c, RIGHT - 4 * mm, 43 * mm, f"{issue_label}：{cn_date(req.issued_on)}", 11, align="right"
     )
     _draw_seal(c, RIGHT - 28 * mm, 50 * mm, req.issuer_name)
     # small print

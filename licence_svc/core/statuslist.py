@@ -9,9 +9,10 @@ personal data and no identifiers.
 from __future__ import annotations
 
 import gzip
-import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any
 
 from ..errors import UnreadableEvidence
@@ -32,10 +33,6 @@ def list_length(issued_count: int, current: int = MIN_ENTRIES) -> int:
     return length
 
 
-def random_position(length: int) -> int:
-    return secrets.randbelow(length)
-
-
 def encode_bits(entries: Iterable[tuple[int, str]], length: int) -> str:
     """gzip + base64url of the bitstring; entry i occupies bits 2i..2i+1, most significant first."""
     bits = bytearray(length * STATUS_SIZE // 8)
@@ -48,25 +45,29 @@ def encode_bits(entries: Iterable[tuple[int, str]], length: int) -> str:
     return b64url(gzip.compress(bytes(bits), compresslevel=9, mtime=0))
 
 
-def status_at(bits: bytes, index: int) -> str:
-    byte, shift = divmod(index * STATUS_SIZE, 8)
-    if byte >= len(bits):
-        raise IndexError(index)
-    return NAMES[(bits[byte] >> (8 - STATUS_SIZE - shift)) & 0b11]
-
-
 @dataclass(frozen=True)
 class StatusList:
     """A decoded, already signature-checked status list."""
 
-    issued_at: str
+    issued_at: str  # as the document gives it
     bits: Mapping[str, bytes]  # issuer code → bitstring
 
-    def status(self, issuer: str, index: int) -> str | None:
-        bits = self.bits.get(issuer)
-        if bits is None or index * STATUS_SIZE // 8 >= len(bits):
+    @cached_property
+    def issued(self) -> datetime | None:
+        """``issued_at`` as an aware moment (a naive one is UTC); None if it is not an ISO timestamp."""
+        try:
+            t = datetime.fromisoformat(self.issued_at)
+        except ValueError:
             return None
-        return status_at(bits, index)
+        return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+    def status(self, issuer: str, index: int) -> str | None:
+        """The status at ``index`` of ``issuer``'s list; None where the list does not reach."""
+        bits = self.bits.get(issuer)
+        byte, shift = divmod(index * STATUS_SIZE, 8)
+        if bits is None or byte >= len(bits):
+            return None
+        return NAMES[(bits[byte] >> (8 - STATUS_SIZE - shift)) & 0b11]
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> StatusList:

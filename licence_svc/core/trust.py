@@ -32,10 +32,6 @@ class TrustedIssuer:
         return self.cert.public_key()
 
     @cached_property
-    def signed_by(self) -> str:
-        return f"signed by {self.department_name} (key {self.kid.hex()})"
-
-    @cached_property
     def validity(self) -> tuple[float, float]:
         return self.cert.not_valid_before_utc.timestamp(), self.cert.not_valid_after_utc.timestamp()
 
@@ -49,7 +45,7 @@ class TrustStore:
     as_of: datetime | None = None  # when this view of trust was taken
 
     @classmethod
-    def build(cls, root: x509.Certificate, issuers: Iterable[TrustedIssuer], *, as_of: datetime | None = None) -> TrustStore:
+    def build(cls, root: x509.Certificate, issuers: Iterable[TrustedIssuer]) -> TrustStore:
         """Keep only certificates the root really issued: a row in a database is not trust."""
         kept: dict[bytes, TrustedIssuer] = {}
         for issuer in issuers:
@@ -58,7 +54,7 @@ class TrustStore:
             except (InvalidSignature, ValueError, TypeError):
                 continue
             kept[issuer.kid] = issuer
-        return cls(root, kept, as_of)
+        return cls(root, kept)
 
     def by_cert(self, cert: x509.Certificate) -> TrustedIssuer | None:
         return self.issuers.get(key_id(cert))

@@ -18,7 +18,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from . import cose
-from .annotate import CHINA, PLATFORM_CODE, CopySection
+from .annotate import PLATFORM_CODE, CopySection
+from .dates import CHINA, cn_date
 from .kinds import KINDS
 from .payload import Claims, data_digest, payload_from_text
 from .pdfinspect import PdfFindings, inspect_pdf
@@ -160,19 +161,9 @@ def _iso(ts: int | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat()
 
 
-def _date_zh(ts: int) -> str:
+def _date_zh(ts: float) -> str:
     """A date as a person reads it: Beijing time, YYYY年MM月DD日 (an expiry is the end of a Beijing day)."""
-    t = datetime.fromtimestamp(ts, CHINA)
-    return f"{t.year}年{t.month:02d}月{t.day:02d}日"
-
-
-def _iso_date_zh(text: str) -> str:
-    """An ISO timestamp from a document (a status list's issued_at) as a Beijing date; as given if unparsable."""
-    try:
-        t = datetime.fromisoformat(text)
-    except ValueError:
-        return text
-    return _date_zh(int((t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()))
+    return cn_date(datetime.fromtimestamp(ts, CHINA).date())
 
 
 def _summary(claims: Claims, issuer: TrustedIssuer | None) -> dict[str, Any]:
@@ -239,7 +230,7 @@ def _check_claims(
             "证照签发时间不在签名证书有效期内",
         )
     else:
-        run.ok(ISSUER_TRUSTED, issuer.signed_by, f"由{issuer.department_name}签名（密钥 {issuer.kid.hex()}）")
+        run.ok(ISSUER_TRUSTED, f"signed by {issuer.department_name} (key {issuer.kid.hex()})", f"由{issuer.department_name}签名（密钥 {issuer.kid.hex()}）")
     # 4. The signer is the claimed issuer and may issue this kind.
     if issuer.department_code != claims.issuer:
         run.fail(
@@ -279,8 +270,12 @@ class StatusSource:
 
     lookup: Callable[[str], RecordView | None] | None = None
     status_list: StatusList | None = None
-    as_of: datetime | None = None
+    as_of: datetime | None = None  # when the status list was issued: taken from the list unless given
     copy_lookup: Callable[[str], CopyRecordView | None] | None = None  # by redemption id
+
+    def __post_init__(self) -> None:
+        if self.as_of is None and self.status_list is not None:
+            object.__setattr__(self, "as_of", self.status_list.issued)
 
     @property
     def name(self) -> str | None:
@@ -340,8 +335,9 @@ def _check_status(run: _Run, claims: Claims | None, source: StatusSource) -> Rec
                 "未核验：状态列表未覆盖该位置（列表可能早于证照签发）",
             )
         else:
-            issued_at = source.status_list.issued_at
-            _status_verdict(run, status, "", f"status list of {issued_at}", f"据{_iso_date_zh(issued_at)}发布的状态列表")
+            status_list = source.status_list
+            issued_zh = _date_zh(status_list.issued.timestamp()) if status_list.issued else status_list.issued_at
+            _status_verdict(run, status, "", f"status list of {status_list.issued_at}", f"据{issued_zh}发布的状态列表")
         return None
     run.skip(STATUS, "not checked: offline verification (no register or status list)", "未核验：离线核验（无登记库或状态列表）")
     return None
@@ -365,16 +361,9 @@ def _report(
         licence["superseded_by"] = record.superseded_by
     status_as_of = now if source.lookup else source.as_of
     copy_info = None
-    if copy is not None:
-        copy_info = {
-            "purpose": copy.purpose,
-            "recipient": {"code": copy.recipient_code, "name": copy.recipient_name},
-            "expires_at": copy.expires_at.astimezone(timezone.utc).isoformat(),
-            "expired": now > copy.expires_at,
-            "grant": copy.grant,
-            "redemption": copy.redemption,
-            "notice": copy.notice(),
-        }
+    if copy is not None:  # the embedded section less the original's digest, and what it means now
+        copy_info = {k: v for k, v in copy.as_attachment().items() if k != "original_pdf_sha256"}
+        copy_info.update(expired=now > copy.expires_at, notice=copy.notice())
     return Report(run.verdict, tuple(run.checks), licence, now, evidence, source.name, status_as_of, trust.as_of, copy_info)
 
 
@@ -416,6 +405,7 @@ def verify_pdf(
     ``inspect`` runs pyhanko; callers handling uploads pass one that runs in a constrained process.
     """
     findings = (inspect or _inspect_here)(pdf, trust.root)
+    pdf_issuer = trust.by_cert(findings.signer_cert) if findings.signer_cert else None
     run = _Run()
     # 7. PDF integrity: one signature, whole file covered, nothing appended, certification intact.
     problems: list[tuple[str, str]] = []  # (English, Chinese)
@@ -437,7 +427,7 @@ def verify_pdf(
         run.fail(PDF_INTEGRITY, "tampered", "; ".join(en for en, _ in problems), "；".join(zh for _, zh in problems))
     elif not findings.trusted:
         run.fail(PDF_INTEGRITY, "untrusted", "signing certificate does not chain to the platform root", "签章证书不能链接到平台根证书")
-    elif trust.by_cert(findings.signer_cert) is None:  # type: ignore[arg-type]
+    elif pdf_issuer is None:
         run.fail(PDF_INTEGRITY, "untrusted", "signing certificate is not a platform department certificate", "签章证书不是平台登记的部门证书")
     else:
         stamped, stamped_zh = ("time-stamped", "带有时间戳") if findings.timestamped else ("NOT time-stamped", "无时间戳")
@@ -461,7 +451,6 @@ def verify_pdf(
     embedded_digest = data_digest(doc["data"])
     if claims is not None and (embedded_digest != claims.digest or doc.get("identifier") != claims.identifier):
         run.fail(FORMAT, "tampered", "embedded data does not match the signed QR payload", "内嵌数据与已签名的二维码数据不符")
-    pdf_issuer = trust.by_cert(findings.signer_cert) if findings.signer_cert else None
     if is_copy:
         _check_copy_signer(run, pdf_issuer)
     elif pdf_issuer is not None and pdf_issuer.department_code == PLATFORM_CODE:

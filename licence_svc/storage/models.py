@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import peewee
 
+from ..core.statuslist import MIN_ENTRIES
 from .db import database
 
 
@@ -17,7 +18,7 @@ class Department(BaseModel):
     name = peewee.CharField(max_length=100)
     kinds = peewee.CharField(max_length=200)  # comma-separated licence kinds it may issue
     created_at = peewee.DateTimeField()
-    status_list_length = peewee.IntegerField(default=131_072)  # grows, never shrinks
+    status_list_length = peewee.IntegerField(default=MIN_ENTRIES)  # grows, never shrinks
 
     @property
     def kind_list(self) -> list[str]:

@@ -52,11 +52,11 @@ def test_penalty_equals_qrcode_lost_point_for_every_mask(text: str) -> None:
         assert layout.planes.penalty(layout.planes.pack(rows)) == lost_point(qr.modules)
 
 
-def test_reed_solomon_for_counts_beyond_the_lookup_table() -> None:
+def test_reed_solomon_for_every_block_size_at_level_m() -> None:
     from qrcode import base
 
     data = list(range(1, 41))
-    for ec in (7, 13, 19, 29, 30):
+    for ec in (10, 16, 18, 22, 24, 26, 28, 30):  # every EC block size of versions 1-40 at level M
         gen = base.Polynomial([1], 0)
         for i in range(ec):
             gen = gen * base.Polynomial([1, base.gexp(i)], 0)

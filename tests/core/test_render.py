@@ -23,7 +23,7 @@ from PIL import Image
 from licence_svc.core import fonts
 from licence_svc.core.checkdigits import id_number_check_char
 from licence_svc.core.kinds import KINDS, validate
-from licence_svc.core.render import RenderRequest, _wrap, render_pdf
+from licence_svc.core.render import RenderRequest, render_pdf
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 ISSUERS = {
@@ -267,7 +267,7 @@ _WRAP_ALPHABET = st.sampled_from(list("北京市东城区景山前街号院楼�
 @settings(max_examples=150, deadline=None)
 @given(st.text(alphabet=_WRAP_ALPHABET, min_size=1, max_size=200), st.floats(min_value=60, max_value=400))
 def test_wrapped_lines_fit_and_keep_every_character(text: str, width: float) -> None:
-    lines = _wrap(text, width, 12)
+    lines = fonts.wrap(text, width, 12)
     assert "".join(lines) == text
     for line in lines:
         assert fonts.text_width(line, 12) <= width + 1e-6 or len(line) == 1
@@ -276,5 +276,5 @@ def test_wrapped_lines_fit_and_keep_every_character(text: str, width: float) -> 
 @given(st.text(alphabet=st.sampled_from(list("技术开发服务")), min_size=40, max_size=80))
 def test_closing_punctuation_never_starts_a_line(text: str) -> None:
     text = "，".join([text[:17], text[17:]]) + "。"
-    lines = _wrap(text, 12 * 17.0, 12)
+    lines = fonts.wrap(text, 12 * 17.0, 12)
     assert all(line[0] not in "，。" for line in lines[1:])
