@@ -38,7 +38,7 @@ def maybe_checkpoint(platform: Platform) -> None:
 
 def checkpoint(platform: Platform) -> tuple[int, str]:
     seq, head_hash = trail.head()
-    root = platform.keys.root()
+    root = platform.root_credentials()
     at = utcnow().isoformat()
     envelope = sign_document({"type": "AuditCheckpoint", "seq": seq, "hash": head_hash, "at": at}, root.key, root.cert)  # type: ignore[arg-type]
     import json

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..core import fieldcheck
 from ..core.checkdigits import credit_code_problem, id_number_problem
+from ..core.dates import CHINA
 from ..core.kinds import KINDS, get_kind
 from ..core.masking import mask_number
 from ..core.signeddoc import sign_document
@@ -32,15 +33,13 @@ from ..storage import holders as holder_store
 from ..storage.licences import find_licence
 from ..storage.models import Licence
 from . import audit, shares, usage
-from .issuing import CHINA
 from .platform import Platform, utcnow
 from .tokens import Principal
+from .usage import MAX_PURPOSE
 
 DOC_TYPE = "FieldCheckResult"  # in the signed body, so the answer cannot pass for another platform document
-MAX_PURPOSE = 200
 RATE_WINDOW = timedelta(seconds=60)
 NO_LICENCE = ""  # usage row of a check that found no licence: counted for the rate limit, shown to nobody
-AUTHORISED_BY = ("grant", "department_scope")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 REFUSED = "holder's authorisation required: give the holder's share code as `grant`, or ask the platform for a check scope for this kind"
 GRANT_MISMATCH = "the share grant does not cover a licence of this kind held by this holder"
@@ -214,31 +213,24 @@ def check(
         "authorised_by": "grant" if grant_id else "department_scope",
         "grant": grant_id,
     }
-    root = platform.keys.root()
+    root = platform.root_credentials()
     answer["signature"] = sign_document(answer, root.key, root.cert)  # type: ignore[arg-type]
 
     identifier = row.identifier if row is not None else None
     outcome = "ok" if exists else "no-licence"
-    store.record_check(
-        usage={
-            "licence": identifier or NO_LICENCE,
-            "at": now,
-            "action": "check",
-            "organisation": dept,
-            "purpose": req.purpose,
-            "grant": grant_id,
-            "authorised": grant_id is not None,
-            "outcome": outcome,
-        },
-        audit=audit.event(
-            "check",
-            actor=principal.actor,
-            outcome=outcome,
-            licence=identifier,
-            client=client,
-            detail=f"check {answer['check_id']} {req.kind} by {answer['authorised_by']}; fields {','.join(sorted(fields))}"[:200],
-            now=now,
-        ),
+    usage.write(
+        [usage.event(identifier or NO_LICENCE, "check", organisation=dept, purpose=req.purpose, grant=grant_id, authorised=grant_id is not None, outcome=outcome, now=now)],
+        [
+            audit.event(
+                "check",
+                actor=principal.actor,
+                outcome=outcome,
+                licence=identifier,
+                client=client,
+                detail=f"check {answer['check_id']} {req.kind} by {answer['authorised_by']}; fields {','.join(sorted(fields))}"[:200],
+                now=now,
+            )
+        ],
     )
     audit.maybe_checkpoint(platform)
     return answer

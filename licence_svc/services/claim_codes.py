@@ -12,7 +12,10 @@ import secrets
 from datetime import datetime, timedelta
 
 from ..storage import holders as store
+from ..storage.licences import get_licence
 from .platform import utcnow
+from .records import owned
+from .tokens import Principal
 
 CLAIM_CODE_VALIDITY = timedelta(days=180)
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -44,9 +47,19 @@ def fresh_codes(identifier: str, holders: list[str], now: datetime) -> tuple[lis
     return pairs, rows
 
 
-def remint(identifier: str, holders: list[str] | None = None) -> list[tuple[str, str]]:
-    """New codes for a licence's holders (all, or those given); their unused codes stop working."""
+def remint(
+    identifier: str, holders: list[str] | None = None, *, principal: Principal | None = None, client: str | None = None
+) -> list[tuple[str, str]]:
+    """New codes for a licence's holders (all, or those given); their unused codes stop working.
+
+    With a ``principal`` (an API token) only for its department's licences of the kinds it covers
+    (NotAuthorised, audited); NotFound for an unknown licence.
+    """
+    if principal is not None:
+        owned(principal, identifier, client)
     known = store.holders_of(identifier)
+    if not known:
+        get_licence(identifier)  # NotFound names an unknown licence
     wanted = [h for h in (holders or known) if h in known]
     pairs, rows = fresh_codes(identifier, wanted, utcnow())
     store.replace_claim_codes(identifier, wanted, rows)

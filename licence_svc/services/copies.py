@@ -10,24 +10,18 @@ checks the file against Redemption.copy_sha256, which the caller records.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from ..core import annotate
+from ..core.dates import CHINA
 from ..core.kinds import get_kind
 from ..core.pdfsign import sign_licence_pdf
 from ..core.render import RenderRequest, render_pdf
 from ..errors import ConfigurationError
 from ..storage.licences import get_licence
-from ..storage.models import Department
+from ..storage.models import Department, Licence
 from .issuing import ATTACHMENT_FORMAT
-from .platform import Platform, utcnow
-
-CHINA = timezone(timedelta(hours=8))
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite hands datetimes back without their zone; the register stores UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+from .platform import Platform, as_utc, utcnow
 
 
 def platform_department() -> Department:
@@ -49,15 +43,18 @@ def annotated_copy(
     purpose: str,
     expires_at: datetime,
     now: datetime | None = None,
+    row: Licence | None = None,
 ) -> bytes:
     """The annotated copy of ``licence`` for one redemption of a grant, signed by the platform.
 
     Pure production: nothing is written. The caller stores ``sha256(copy)`` as the redemption's
     ``copy_sha256`` in the same transaction as the redemption, or verification reports the copy as
-    not in the register. A naive ``expires_at`` is taken as UTC (the register's zone).
+    not in the register. A naive ``expires_at`` is taken as UTC (the register's zone). A caller that
+    has loaded the licence passes its ``row`` (of ``licence``) to spare the look-up.
     Raises NotFound for an unknown licence, ConfigurationError without the platform identity.
     """
-    row = get_licence(licence)
+    if row is None or row.identifier != licence:
+        row = get_licence(licence)
     issuer = Department.get_by_id(row.issuer_id)
     spec = get_kind(row.kind)
     section = annotate.CopySection(
@@ -66,10 +63,10 @@ def annotated_copy(
         recipient_code=recipient_code,
         recipient_name=recipient_name,
         purpose=purpose,
-        expires_at=_aware(expires_at),
+        expires_at=as_utc(expires_at),
         original_pdf_sha256=row.pdf_sha256,
     )
-    issued_at = _aware(row.issued_at)
+    issued_at = as_utc(row.issued_at)
     data = json.loads(row.data_json)
     page = render_pdf(
         RenderRequest(
@@ -92,7 +89,7 @@ def annotated_copy(
         "issued_at": issued_at.isoformat(),
         "data": data,
         "qr_text": row.qr_text,
-        "copy": {**section.as_attachment(), "made_at": _aware(now or utcnow()).isoformat()},
+        "copy": {**section.as_attachment(), "made_at": as_utc(now or utcnow()).isoformat()},
     }
     _key, signer, _creds = platform.signer_for(platform_department())
     return sign_licence_pdf(

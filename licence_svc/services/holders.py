@@ -19,19 +19,22 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.kinds import KINDS
 from ..core.masking import mask_name, mask_number
+from ..core.verify import VERDICT_LABELS
 from ..errors import FieldProblem, InvalidInput, NotAuthorised, NotFound, RateLimited, Unauthenticated
 from ..storage import accounts as store
 from ..storage import holders as index
 from ..storage.licences import find_licence
 from ..storage.models import Licence
-from ..storage.tokens import auth_failures_since, record_auth_failure
-from . import audit, usage
+from . import audit, throttle, usage
 from .claim_codes import code_hash, normalise
-from .platform import Platform, utcnow
+from .platform import Platform, as_utc, utcnow
+
+if TYPE_CHECKING:
+    from .shares import Grant
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +53,6 @@ METHODS = ("claim_code", "password", "oidc")
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 _SCRYPT_MAXMEM = 64 * 1024 * 1024
 _HOLDER_ID = re.compile(r"[0-9A-Z]{8,18}")
-
-STATUS_LABELS = {
-    "valid": "有效",
-    "suspended": "已暂停使用",
-    "revoked": "已吊销",
-    "superseded": "已变更（非最新版本）",
-    "expired": "已过期",
-}
-
 
 # --- passwords -------------------------------------------------------------------------------
 
@@ -124,10 +118,6 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)
-
-
 def actor_of(holder: str) -> str:
     """How the audit trail names a holder: masked, never the full id number."""
     return f"holder:{mask_number(holder)}"
@@ -189,10 +179,10 @@ def open_session(token: str | None, *, now: datetime | None = None) -> HolderSes
     row = store.find_session(_token_hash(token))
     if row is None or row.revoked_at is not None:
         return None
-    expires = _aware(row.expires_at)
+    expires = as_utc(row.expires_at)
     if expires <= now:
         return None
-    fresh = min(_aware(row.created_at) + SESSION_MAX, now + SESSION_IDLE)
+    fresh = min(as_utc(row.created_at) + SESSION_MAX, now + SESSION_IDLE)
     if fresh - expires >= _EXTEND_AFTER:
         store.extend_session(row.token_hash, fresh)
         expires = fresh
@@ -225,11 +215,8 @@ def check_rate(holder: str, *, client: str, now: datetime | None = None) -> None
     """Refuse a sign-in attempt after MAX_FAILURES failures in FAILURE_WINDOW from this address
     or against this account (guessing a password from many addresses stops too)."""
     now = now or utcnow()
-    since = now - FAILURE_WINDOW
-    over = auth_failures_since(_client_key(client), since) >= MAX_FAILURES
-    if not over and holder:
-        over = auth_failures_since(_account_key(holder), since) >= MAX_FAILURES
-    if over:
+    keys = [_client_key(client), _account_key(holder)] if holder else [_client_key(client)]
+    if any(throttle.throttled(key, window=FAILURE_WINDOW, limit=MAX_FAILURES, now=now) for key in keys):
         audit.record("holder_sign_in", actor=actor_of(holder) if holder else "holder:unknown", outcome="rate_limited", client=client)
         raise RateLimited("登录尝试次数过多，请15分钟后再试")
 
@@ -237,9 +224,9 @@ def check_rate(holder: str, *, client: str, now: datetime | None = None) -> None
 def sign_in_failed(holder: str, *, client: str, method: str, reason: str, now: datetime | None = None) -> Unauthenticated:
     """Count and audit a failed sign-in; the error to raise (the same message whatever went wrong)."""
     now = now or utcnow()
-    record_auth_failure(_client_key(client), now)
+    throttle.count_failure(_client_key(client), now)
     if holder:
-        record_auth_failure(_account_key(holder), now)
+        throttle.count_failure(_account_key(holder), now)
     audit.record(
         "holder_sign_in", actor=actor_of(holder) if holder else "holder:unknown", outcome="failed", client=client, detail=f"{method}: {reason}"
     )
@@ -252,7 +239,7 @@ def signed_in(holder: str, method: str, *, client: str, now: datetime | None = N
         raise ValueError(f"unknown sign-in method {method}")
     now = now or utcnow()
     store.ensure_account(holder, now)
-    store.clear_auth_failures(_account_key(holder))
+    throttle.clear(_account_key(holder))
     audit.record("holder_sign_in", actor=actor_of(holder), outcome="ok", client=client, detail=f"method {method}")
     return _open(holder, method, now)
 
@@ -330,12 +317,17 @@ class HolderLicence:
         return self.status == "valid"
 
 
+def status_now(status: str, expires_at: datetime | None, now: datetime) -> str:
+    """The register's status as of ``now``: a valid licence past its expiry is expired."""
+    if status == "valid" and expires_at is not None and as_utc(expires_at) <= now:
+        return "expired"
+    return status
+
+
 def _view(row: Licence, now: datetime) -> HolderLicence:
     spec = KINDS[row.kind]
-    expires = _aware(row.expires_at) if row.expires_at else None
-    status = row.status
-    if status == "valid" and expires is not None and expires <= now:
-        status = "expired"
+    expires = as_utc(row.expires_at) if row.expires_at else None
+    status = status_now(row.status, expires, now)
     data = json.loads(row.data_json)
     return HolderLicence(
         identifier=row.identifier,
@@ -344,12 +336,12 @@ def _view(row: Licence, now: datetime) -> HolderLicence:
         kind=row.kind,
         kind_label=spec.label,
         status=status,
-        status_label=STATUS_LABELS.get(status, status),
+        status_label=VERDICT_LABELS.get(status, status),
         status_reason=row.status_reason,
         issuer=row.issuer_id,
         issuer_name=row.issuer.name,
         holder_name=mask_name(spec.holder_name(data)),
-        issued_at=_aware(row.issued_at),
+        issued_at=as_utc(row.issued_at),
         expires_at=expires,
         superseded_by=row.superseded_by,
         qr_text=row.qr_text,
@@ -378,12 +370,6 @@ def my_licence(holder: str, identifier: str) -> HolderLicence:
     return _view(_held(holder, identifier), utcnow())
 
 
-def versions(holder: str, identifier: str) -> list[str]:
-    """Identifiers of every version of the licence the holder holds (its usage log spans them)."""
-    serial = _held(holder, identifier).serial
-    return [row.identifier for row in index.licences_of(holder) if row.serial == serial]
-
-
 def _shown(field_type: str, value: Any) -> str:
     if value is None:
         return "长期"
@@ -392,10 +378,9 @@ def _shown(field_type: str, value: Any) -> str:
     return str(value)
 
 
-def licence_fields(holder: str, identifier: str) -> list[tuple[str, str]]:
+def _fields(row: Licence) -> list[tuple[str, str]]:
     """(label, value) rows of the licence's data for the holder's own page: no photo, other
     people's id numbers masked (a household register shows its members by name and relation)."""
-    row = _held(holder, identifier)
     spec = KINDS[row.kind]
     data = json.loads(row.data_json)
     out = []
@@ -410,15 +395,35 @@ def licence_fields(holder: str, identifier: str) -> list[tuple[str, str]]:
     return out
 
 
-def usage_log(holder: str, identifier: str) -> list[dict[str, Any]]:
-    """Who used the licence (every version the holder holds): time, organisation, action, purpose."""
-    return usage.events(versions(holder, identifier))
+@dataclass(frozen=True)
+class LicencePage:
+    """Everything the holder's page of one licence shows."""
+
+    licence: HolderLicence
+    fields: list[tuple[str, str]]
+    grants: list[Grant]  # of every version the holder holds, newest first
+    events: list[dict[str, Any]]  # who used the licence (every version), newest first
+
+
+def licence_page(holder: str, identifier: str) -> LicencePage:
+    """The licence, its data, the holder's grants and its usage log (both over every version the
+    holder holds). NotFound when ``holder`` does not hold it, the same as for no such licence."""
+    from . import shares  # shares imports this module (actor_of)
+
+    row = _held(holder, identifier)
+    versions = [r.identifier for r in index.licences_of(holder) if r.serial == row.serial]
+    grants = [g for g in shares.grants_of(holder) if g.licence in versions]
+    grants.sort(key=lambda g: g.created_at, reverse=True)
+    return LicencePage(licence=_view(row, utcnow()), fields=_fields(row), grants=grants, events=usage.events(versions))
 
 
 def download_pdf(platform: Platform, holder: str, identifier: str, *, client: str | None = None) -> bytes:
     """The holder's own copy of the signed PDF; logged as 本人下载."""
     row = _held(holder, identifier)
     data = platform.pdfs.get(row.pdf_key)
-    audit.record("download", actor=actor_of(holder), outcome="ok", licence=identifier, client=client, detail="holder download")
-    usage.record(identifier, "holder_download", purpose="持证人本人下载")
+    now = utcnow()
+    usage.write(
+        [usage.event(identifier, "holder_download", purpose="持证人本人下载", now=now)],
+        [audit.event("download", actor=actor_of(holder), outcome="ok", licence=identifier, client=client, detail="holder download", now=now)],
+    )
     return data

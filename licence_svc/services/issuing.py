@@ -15,6 +15,7 @@ from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 from ..core import fonts
+from ..core.dates import CHINA
 from ..core.identifiers import LicenceId, new_licence_id
 from ..core.kinds import KindSpec, get_kind, validate
 from ..core.masking import mask_name
@@ -30,7 +31,6 @@ from .claim_codes import fresh_codes, remint
 from .platform import Platform, utcnow
 
 log = logging.getLogger(__name__)
-CHINA = timezone(timedelta(hours=8))
 ATTACHMENT_FORMAT = "licence-data/1"
 
 

@@ -15,6 +15,8 @@ from ..storage.models import Licence
 from . import audit
 from .issuing import Issued, issue
 from .platform import Platform, utcnow
+from .records import owned
+from .tokens import Principal
 
 MAX_REASON = 200
 
@@ -28,7 +30,12 @@ def _reason(reason: str) -> str:
     return reason
 
 
-def _owned(identifier: str, department: str | None) -> Licence:
+def _target(identifier: str, principal: Principal | None, department: str | None, client: str | None) -> Licence:
+    """The licence to change: with a ``principal`` (an API token) one its department issued, of a
+    kind the token covers (refusals audited); otherwise (the operator's CLI) any licence, or one of
+    ``department``'s when given."""
+    if principal is not None:
+        return owned(principal, identifier, client)
     parse_licence_id(identifier)
     row = get_licence(identifier)
     if department is not None and row.issuer_id != department:
@@ -39,9 +46,19 @@ def _owned(identifier: str, department: str | None) -> Licence:
 _TRANSITIONS = {"revoke": (("valid", "suspended"), "revoked"), "suspend": (("valid",), "suspended"), "reinstate": (("suspended",), "valid")}
 
 
-def _change(action: str, identifier: str, *, reason: str, actor: str, department: str | None, client: str | None, now: datetime | None) -> Licence:
+def _change(
+    action: str,
+    identifier: str,
+    *,
+    reason: str,
+    actor: str,
+    department: str | None,
+    principal: Principal | None,
+    client: str | None,
+    now: datetime | None,
+) -> Licence:
+    _target(identifier, principal, department, client)
     reason = _reason(reason)
-    _owned(identifier, department)
     allowed, to = _TRANSITIONS[action]
     now = now or utcnow()
     return change_status(
@@ -55,22 +72,62 @@ def _change(action: str, identifier: str, *, reason: str, actor: str, department
     )
 
 
-def revoke(identifier: str, *, reason: str, actor: str, department: str | None = None, client: str | None = None, now: datetime | None = None) -> Licence:
+def revoke(
+    identifier: str,
+    *,
+    reason: str,
+    actor: str,
+    department: str | None = None,
+    principal: Principal | None = None,
+    client: str | None = None,
+    now: datetime | None = None,
+) -> Licence:
     """吊销/注销: final."""
-    return _change("revoke", identifier, reason=reason, actor=actor, department=department, client=client, now=now)
+    return _change("revoke", identifier, reason=reason, actor=actor, department=department, principal=principal, client=client, now=now)
 
 
-def suspend(identifier: str, *, reason: str, actor: str, department: str | None = None, client: str | None = None, now: datetime | None = None) -> Licence:
-    return _change("suspend", identifier, reason=reason, actor=actor, department=department, client=client, now=now)
+def suspend(
+    identifier: str,
+    *,
+    reason: str,
+    actor: str,
+    department: str | None = None,
+    principal: Principal | None = None,
+    client: str | None = None,
+    now: datetime | None = None,
+) -> Licence:
+    return _change("suspend", identifier, reason=reason, actor=actor, department=department, principal=principal, client=client, now=now)
 
 
-def reinstate(identifier: str, *, reason: str, actor: str, department: str | None = None, client: str | None = None, now: datetime | None = None) -> Licence:
-    return _change("reinstate", identifier, reason=reason, actor=actor, department=department, client=client, now=now)
+def reinstate(
+    identifier: str,
+    *,
+    reason: str,
+    actor: str,
+    department: str | None = None,
+    principal: Principal | None = None,
+    client: str | None = None,
+    now: datetime | None = None,
+) -> Licence:
+    return _change("reinstate", identifier, reason=reason, actor=actor, department=department, principal=principal, client=client, now=now)
 
 
-def new_version(platform: Platform, identifier: str, *, data: object, actor: str, department: str | None = None, client: str | None = None, now: datetime | None = None) -> Issued:
-    """Issue the next version with new data; the old one becomes superseded and its QR says so."""
-    row = _owned(identifier, department)
+def new_version(
+    platform: Platform,
+    identifier: str,
+    *,
+    data: object,
+    actor: str,
+    department: str | None = None,
+    principal: Principal | None = None,
+    client: str | None = None,
+    now: datetime | None = None,
+) -> Issued:
+    """Issue the next version with new data; the old one becomes superseded and its QR says so.
+
+    ``principal`` (an API token) may change only its department's licences of the kinds it covers.
+    """
+    row = _target(identifier, principal, department, client)
     if row.status not in ("valid", "suspended"):
         raise Conflict(f"licence is {row.status}; only a licence in force can be changed")
     return issue(platform, kind=row.kind, data=data, department=row.issuer_id, now=now, previous=parse_licence_id(identifier), actor=actor, client=client)

@@ -22,7 +22,8 @@ from ..core.matters import CODE_PATTERN, Material, Matter
 from ..errors import FieldProblem, InvalidInput, NotAuthorised, NotFound
 from ..storage import holders
 from ..storage import matters as store
-from . import audit, shares
+from . import audit, shares, usage
+from .holders import status_now
 from .platform import utcnow
 from .tokens import Principal
 
@@ -117,20 +118,12 @@ def _share_codes(grants: list[str]) -> list[str]:
     return codes
 
 
-def _aware(value: datetime, now: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=now.tzinfo)
-
-
 def _state(row: tuple[str, str, datetime | None] | None, now: datetime) -> str:
     """``valid`` for a licence in force today, else why not."""
     if row is None:
         return "missing"
     _kind, status, expires_at = row
-    if status != "valid":
-        return status
-    if expires_at is not None and _aware(expires_at, now) <= now:
-        return "expired"
-    return "valid"
+    return status_now(status, expires_at, now)
 
 
 def _representatives(holder: str, now: datetime) -> set[str]:
@@ -185,8 +178,8 @@ def materials(
             roles[g.grant_id] = {"legal_representative"}
         else:
             # The grant's holders see that their grant was presented for someone else.
-            store.record_uses(
-                [_use(g.licence, now, principal, f"办理{matter.name}", g.grant_id, "refused")],
+            usage.write(
+                [usage.event(g.licence, ACTION, organisation=principal.department, purpose=f"办理{matter.name}", grant=g.grant_id, outcome="refused", now=now)],
                 [audit.event("denied", actor=principal.actor, outcome="forbidden", licence=g.licence, client=client, detail=f"matter {matter.code}: grant {g.grant_id} is for another holder", now=now)],
             )
             raise NotAuthorised(f"share code {n} is for a licence of another holder, not the applicant")
@@ -207,9 +200,9 @@ def materials(
     events = []
     for ident, (grant_id, state) in used.items():
         outcome = "ok" if state == "valid" else state
-        uses.append(_use(ident, now, principal, purpose, grant_id, outcome))
+        uses.append(usage.event(ident, ACTION, organisation=principal.department, purpose=purpose, grant=grant_id, outcome=outcome, now=now))
         events.append(audit.event(ACTION, actor=principal.actor, outcome=outcome, licence=ident, client=client, detail=f"matter {matter.code} grant {grant_id}", now=now))
-    store.record_uses(uses, events)
+    usage.write(uses, events)
 
     paper = [a["name"] for a in answers if a["required"] and not a["satisfied"]]
     return {
@@ -218,21 +211,6 @@ def materials(
         "materials": answers,
         "paper_needed": paper,
         "all_electronic": not paper,
-    }
-
-
-def _use(licence: str, now: datetime, principal: Principal, purpose: str, grant_id: str, outcome: str) -> dict[str, Any]:
-    """One entry of the holders' usage log (services.usage.record's fields), written with the audit event."""
-    return {
-        "licence": licence,
-        "at": now,
-        "action": ACTION,
-        "organisation": principal.department,
-        "organisation_name": None,
-        "purpose": purpose[:200],
-        "grant": grant_id,
-        "authorised": True,
-        "outcome": outcome[:40],
     }
 
 

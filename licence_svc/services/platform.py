@@ -27,6 +27,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(value: datetime) -> datetime:
+    """A stored time in UTC: the register stores UTC, and PostgreSQL hands it back naive."""
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
 @dataclass
 class Platform:
     settings: Settings
@@ -35,6 +40,7 @@ class Platform:
     _signers: dict[str, tuple[PdfSigner, Credentials]] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _root: x509.Certificate | None = None
+    _root_credentials: Credentials | None = None
     _trust: tuple[tuple[object, ...], TrustStore] | None = None
 
     @classmethod
@@ -94,6 +100,13 @@ class Platform:
             if self._root is None:
                 self._root = self.keys.root_cert()
             return self._root
+
+    def root_credentials(self) -> Credentials:
+        """The root key and certificate (receipts, checks, checkpoints, trust documents), read once per process."""
+        with self._lock:
+            if self._root_credentials is None:
+                self._root_credentials = self.keys.root()
+            return self._root_credentials
 
     def signer_for(self, department: Department) -> tuple[SigningKey, PdfSigner, Credentials]:
         """The department's active key, loaded once per process (building a signer is not free)."""

@@ -6,17 +6,20 @@ import base64
 import json
 import re
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.identifiers import parse_licence_id
 from ..core.statuslist import CODES
-from ..errors import InvalidInput
+from ..errors import FieldProblem, InvalidInput
 from ..storage import audit as trail
 from ..storage.licences import get_licence, list_licences, status_events
 from ..storage.models import Licence
 from . import audit, usage
 from .platform import Platform
 from .tokens import Principal
+
+if TYPE_CHECKING:
+    from .issuing import Issued
 
 MAX_PAGE = 100
 _HOLDER = re.compile(r"[0-9A-Z]{1,18}")
@@ -30,6 +33,10 @@ def _iso(value: Any) -> str | None:
     return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
 
 
+def _pdf_url(base_url: str, identifier: str) -> str:
+    return f"{base_url.rstrip('/')}/api/v1/licences/{identifier}/pdf"
+
+
 def summary(row: Licence, base_url: str) -> dict[str, Any]:
     return {
         "identifier": row.identifier,
@@ -40,12 +47,29 @@ def summary(row: Licence, base_url: str) -> dict[str, Any]:
         "issued_at": _iso(row.issued_at),
         "expires_at": _iso(row.expires_at),
         "superseded_by": row.superseded_by,
-        "pdf_url": f"{base_url.rstrip('/')}/api/v1/licences/{row.identifier}/pdf",
+        "pdf_url": _pdf_url(base_url, row.identifier),
         "qr_text": row.qr_text,
     }
 
 
-def _owned(principal: Principal, identifier: str, client: str | None) -> Licence:
+def issued_summary(issued: Issued, base_url: str) -> dict[str, Any]:
+    """What the issuing department is told about a licence just issued (claim codes not included)."""
+    return {
+        "identifier": issued.identifier,
+        "kind": issued.kind,
+        "status": issued.status,
+        "version": issued.version,
+        "issued_at": _iso(issued.issued_at),
+        "pdf_url": _pdf_url(base_url, issued.identifier),
+        "qr_text": issued.qr_text,
+    }
+
+
+def owned(principal: Principal, identifier: str, client: str | None) -> Licence:
+    """The licence, if ``principal``'s department issued it and its token covers the kind.
+
+    Raises InvalidInput (malformed identifier), NotFound, or NotAuthorised (audited as denied).
+    """
     parse_licence_id(identifier)
     row = get_licence(identifier)
     principal.require_owner(row.issuer_id, licence=identifier, client=client)
@@ -53,13 +77,12 @@ def _owned(principal: Principal, identifier: str, client: str | None) -> Licence
     return row
 
 
-def record(platform: Platform, principal: Principal, identifier: str, *, client: str | None = None, audit_read: bool = True) -> dict[str, Any]:
+def record(platform: Platform, principal: Principal, identifier: str, *, client: str | None = None) -> dict[str, Any]:
     """The full record, personal data included: only for the issuing department, and every read
     of it leaves an audit event."""
-    row = _owned(principal, identifier, client)
-    if audit_read:
-        audit.record("read", actor=principal.actor, outcome="ok", licence=identifier, client=client)
-        usage.record(identifier, "read", organisation=principal.department, purpose="签发部门调取本部门证照记录")
+    row = owned(principal, identifier, client)
+    audit.record("read", actor=principal.actor, outcome="ok", licence=identifier, client=client)
+    usage.record(identifier, "read", organisation=principal.department, purpose="签发部门调取本部门证照记录")
     out = summary(row, platform.settings.base_url)
     out["issuer"] = row.issuer_id
     out["data"] = json.loads(row.data_json)
@@ -68,7 +91,7 @@ def record(platform: Platform, principal: Principal, identifier: str, *, client:
 
 
 def pdf(platform: Platform, principal: Principal, identifier: str, *, client: str | None = None) -> bytes:
-    row = _owned(principal, identifier, client)
+    row = owned(principal, identifier, client)
     data = platform.pdfs.get(row.pdf_key)
     audit.record("download", actor=principal.actor, outcome="ok", licence=identifier, client=client)
     usage.record(identifier, "download", organisation=principal.department, purpose="签发部门下载本部门证照文件")
@@ -77,7 +100,7 @@ def pdf(platform: Platform, principal: Principal, identifier: str, *, client: st
 
 def history(principal: Principal, identifier: str, *, client: str | None = None) -> dict[str, Any]:
     """The licence's audit events, and its status changes with their reasons."""
-    _owned(principal, identifier, client)
+    owned(principal, identifier, client)
     return {
         "identifier": identifier,
         "events": [
@@ -145,8 +168,6 @@ def listing(
     if not 1 <= limit <= MAX_PAGE:
         problems.append(("limit", f"between 1 and {MAX_PAGE}"))
     if problems:
-        from ..errors import FieldProblem
-
         raise InvalidInput([FieldProblem(f, r) for f, r in problems])
     rows = list_licences(
         issuer=principal.department,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives import serialization
 
 from ..core import pki
-from ..core.annotate import PLATFORM_CODE, PLATFORM_NAME
+from ..core.annotate import COPY_SIGNER_NAME, PLATFORM_CODE
 from ..core.checkdigits import credit_code_problem
 from ..core.kinds import KINDS
 from ..errors import FieldProblem, InvalidInput
@@ -72,8 +72,8 @@ def initialise(platform: Platform, *, demo: bool = False, force: bool = False) -
             result.created.append(f"demo service window {code} {DEMO_WINDOW[1]}")
             result.demo_tokens[code] = tokens.create_token(code, [], label="demo window", scopes=["redeem", "check"])[1]
     if Department.get_or_none(Department.code == PLATFORM_CODE) is None:
-        add_department(platform, PLATFORM_CODE, PLATFORM_NAME, [])
-        result.created.append(f"platform copy-signing identity {PLATFORM_CODE} {PLATFORM_NAME}")
+        add_department(platform, PLATFORM_CODE, COPY_SIGNER_NAME, [])
+        result.created.append(f"platform copy-signing identity {PLATFORM_CODE} {COPY_SIGNER_NAME}")
     for dept in Department.select():
         if not dept.kind_list and dept.code != PLATFORM_CODE:
             continue  # a service window signs nothing; the platform signs annotated copies (加注件)

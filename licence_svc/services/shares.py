@@ -14,8 +14,8 @@ import json
 import logging
 import re
 import secrets
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..core.kinds import KINDS
@@ -25,11 +25,13 @@ from ..core.verify import VERDICT_LABELS
 from ..errors import FieldProblem, Gone, InvalidInput, NotAuthorised, NotFound, RateLimited, Unavailable
 from ..storage import holders
 from ..storage import shares as store
-from ..storage import tokens as failures
 from ..storage.licences import find_licence, get_licence
-from . import audit
-from .platform import Platform, utcnow
+from . import audit, throttle, usage
+from .claim_codes import ALPHABET, _READ_AS
+from .holders import actor_of
+from .platform import Platform, as_utc, utcnow
 from .tokens import Principal
+from .usage import MAX_PURPOSE
 from .verifying import REGISTER, check_qr_with
 
 log = logging.getLogger(__name__)
@@ -39,13 +41,9 @@ SCOPE_LABELS = {"verify": "仅核验真伪与状态", "data": "核验并获取�
 STATE_LABELS = {"active": "有效", "expired": "已过期", "revoked": "已撤销"}
 DEFAULT_VALIDITY = timedelta(hours=24)
 MAX_VALIDITY = timedelta(days=30)
-MAX_PURPOSE = 200
 MAX_HOURS = int(MAX_VALIDITY / timedelta(hours=1))
 
-ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 CODE_CHARS = 10  # 50 bits: with at most MAX_FAILURES guesses per department and window, out of reach
-CODE_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$"
-_READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
 _CODE = re.compile(rf"[{ALPHABET}]{{{CODE_CHARS}}}")
 QR_PATH = "/S/"
 MAX_CODE_TEXT = 300  # the bare code or the QR link; anything longer is not one of ours
@@ -98,34 +96,25 @@ class Grant:
         }
 
 
-def _utc(value: datetime) -> datetime:
-    """Stored times are UTC; PostgreSQL hands them back naive."""
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
-
-
 def _grant(row: Any, now: datetime) -> Grant:
-    expires_at = _utc(row.expires_at)
-    revoked_at = _utc(row.revoked_at) if row.revoked_at else None
+    expires_at = as_utc(row.expires_at)
+    revoked_at = as_utc(row.revoked_at) if row.revoked_at else None
     state = "revoked" if revoked_at is not None else ("expired" if expires_at <= now else "active")
     return Grant(
         grant_id=row.grant_id,
         licence=row.licence,
-        kind=getattr(row, "kind", ""),
+        kind=row.kind,
         holder=row.holder,
         recipient=row.recipient,
-        recipient_name=getattr(row, "recipient_name", None),
+        recipient_name=row.recipient_name,
         purpose=row.purpose,
         scope=row.scope,
-        created_at=_utc(row.created_at),
+        created_at=as_utc(row.created_at),
         expires_at=expires_at,
         revoked_at=revoked_at,
         bound_to=row.bound_to,
         state=state,
     )
-
-
-def _holder_actor(holder: str) -> str:
-    return f"holder:{mask_number(holder)}"
 
 
 # ---- the code ------------------------------------------------------------------------------
@@ -164,20 +153,6 @@ def parse_share_code(text: str) -> str:
 # ---- the holder's side -----------------------------------------------------------------------
 
 
-def _usage_event(licence: str, action: str, at: datetime, **fields: Any) -> dict[str, Any]:
-    purpose = fields.pop("purpose", None)
-    return {
-        "licence": licence,
-        "action": action,
-        "at": at,
-        "organisation": fields.pop("organisation", None),
-        "purpose": purpose[:MAX_PURPOSE] if purpose else None,
-        "grant": fields.pop("grant", None),
-        "authorised": fields.pop("authorised", True),
-        "outcome": fields.pop("outcome", "ok"),
-    }
-
-
 def create_grant(
     platform: Platform,
     *,
@@ -192,7 +167,7 @@ def create_grant(
     """(grant, share code). The code is shown once (only its hash is stored). Raises InvalidInput
     (field names: licence, purpose, scope, recipient, hours), NotFound when ``holder`` does not hold
     ``licence`` (indistinguishable from a non-existent licence). Records usage "share"."""
-    now = _utc(now or utcnow())
+    now = as_utc(now or utcnow())
     if not isinstance(licence, str) or not holders.is_holder(licence, holder):
         raise NotFound("no such licence among yours")
     problems: list[FieldProblem] = []
@@ -248,10 +223,10 @@ def create_grant(
     }
     store.add_grant(
         fields,
-        usage=_usage_event(licence, "share", now, organisation=recipient, purpose=purpose, grant=grant_id),
+        usage=usage.event(licence, "share", organisation=recipient, organisation_name=recipient_name, purpose=purpose, grant=grant_id, now=now),
         audit=audit.event(
             "share",
-            actor=_holder_actor(holder),
+            actor=actor_of(holder),
             outcome="ok",
             licence=licence,
             detail=f"grant {grant_id} scope {scope} for {recipient or 'any window'} until {(now + validity).isoformat()}",
@@ -279,7 +254,7 @@ def create_grant(
 def revoke_grant(*, holder: str, grant_id: str, now: datetime | None = None) -> Grant:
     """Revoke one of ``holder``'s grants at once (redeeming it then gets 410). Revoking twice is
     harmless. Another holder's grant, or an unknown id, is NotFound. Records usage "unshare"."""
-    now = _utc(now or utcnow())
+    now = as_utc(now or utcnow())
     row = store.grant_by_id(grant_id) if isinstance(grant_id, str) else None
     if row is None or row.holder != holder:
         raise NotFound("no such grant among yours")
@@ -287,12 +262,11 @@ def revoke_grant(*, holder: str, grant_id: str, now: datetime | None = None) -> 
         grant_id,
         holder,
         now,
-        usage=_usage_event(row.licence, "unshare", now, organisation=row.recipient or row.bound_to, purpose=row.purpose, grant=grant_id),
-        audit=audit.event("unshare", actor=_holder_actor(holder), outcome="ok", licence=row.licence, detail=f"grant {grant_id}", now=now),
+        usage=usage.event(row.licence, "unshare", organisation=row.recipient or row.bound_to, purpose=row.purpose, grant=grant_id, now=now),
+        audit=audit.event("unshare", actor=actor_of(holder), outcome="ok", licence=row.licence, detail=f"grant {grant_id}", now=now),
     )
-    if revoked:
-        row = store.grant_by_id(grant_id)
-    return _grant(row, now)
+    grant = _grant(row, now)
+    return replace(grant, revoked_at=now, state="revoked") if revoked else grant
 
 
 def grants_of(holder: str, licence: str | None = None) -> list[Grant]:
@@ -310,9 +284,9 @@ def _failure_key(department: str) -> str:
 
 def _refuse(grant: Grant, principal: Principal, now: datetime, client: str | None, *, outcome: str, why: str) -> None:
     """Tell the holder (usage log) and the audit trail that a window tried a grant and was turned away."""
-    store.add_event(
-        usage=_usage_event(grant.licence, "redeem", now, organisation=principal.department, purpose=grant.purpose, grant=grant.grant_id, authorised=False, outcome=outcome),
-        audit=audit.event("redeem", actor=principal.actor, outcome=outcome, licence=grant.licence, client=client, detail=f"grant {grant.grant_id}: {why}", now=now),
+    usage.write(
+        [usage.event(grant.licence, "redeem", organisation=principal.department, purpose=grant.purpose, grant=grant.grant_id, authorised=False, outcome=outcome, now=now)],
+        [audit.event("redeem", actor=principal.actor, outcome=outcome, licence=grant.licence, client=client, detail=f"grant {grant.grant_id}: {why}", now=now)],
     )
 
 
@@ -321,15 +295,15 @@ def find_active_grant(code: str, principal: Principal, *, client: str | None = N
     counted for rate limiting), expired or revoked → Gone (410), for another department (or an
     any-window grant already bound to another) → NotAuthorised (audited, reported to the holder).
     Binds an any-window grant to the first department that uses it."""
-    now = _utc(now or utcnow())
+    now = as_utc(now or utcnow())
     key = _failure_key(principal.department)
-    if failures.auth_failures_since(key, now - FAILURE_WINDOW) >= MAX_FAILURES:
+    if throttle.throttled(key, window=FAILURE_WINDOW, limit=MAX_FAILURES, now=now):
         audit.record("redeem", actor=principal.actor, outcome="rate-limited", client=client, detail="too many unknown share codes")
         raise RateLimited("too many unknown share codes from this department; try again later")
     canonical = parse_share_code(code)
     row = store.grant_by_hash(code_hash(canonical))
     if row is None:
-        failures.record_auth_failure(key, now)
+        throttle.count_failure(key, now)
         audit.record("redeem", actor=principal.actor, outcome="not-found", client=client, detail="unknown share code")
         raise NotFound("no grant with this share code")
     grant = _grant(row, now)
@@ -344,8 +318,7 @@ def find_active_grant(code: str, principal: Principal, *, client: str | None = N
         if bound != principal.department:
             _refuse(grant, principal, now, client, outcome="refused", why="grant already used by another window")
             raise NotAuthorised("this grant has already been used by another service window")
-        if grant.bound_to is None:
-            grant = _grant(store.grant_by_id(grant.grant_id), now)
+        grant = replace(grant, bound_to=bound)
     return grant
 
 
@@ -358,15 +331,11 @@ def copy_url(redemption_id: str) -> str:
     return f"/api/v1/shares/redemptions/{redemption_id}/pdf"
 
 
-def _iso(value: Any) -> str | None:
-    return None if value is None else _utc(value).isoformat() if isinstance(value, datetime) else str(value)
-
-
 def redeem(platform: Platform, principal: Principal, code: str, *, client: str | None = None, now: datetime | None = None) -> dict[str, Any]:
     """What the grant behind ``code`` allows this department: the licence's verification from the
     register; its data (scope data or pdf); an annotated copy (加注件, scope pdf, only while the
     licence is in force); and a receipt signed by the platform root. Errors as find_active_grant."""
-    now = _utc(now or utcnow())
+    now = as_utc(now or utcnow())
     grant = find_active_grant(code, principal, client=client, now=now)
     row = get_licence(grant.licence)
     report = check_qr_with(row.qr_text, platform.trust_store(), REGISTER, now=now)
@@ -383,8 +352,8 @@ def redeem(platform: Platform, principal: Principal, code: str, *, client: str |
         "issuer": seen.get("issuer") or {"code": row.issuer_id, "name": store.department_name(row.issuer_id)},
         "holder": seen.get("holder", ""),
         "holder_id": seen.get("holder_id") or mask_number(row.holder),
-        "issued_at": _iso(row.issued_at),
-        "expires_at": _iso(row.expires_at),
+        "issued_at": as_utc(row.issued_at).isoformat(),
+        "expires_at": as_utc(row.expires_at).isoformat() if row.expires_at else None,
         "superseded_by": row.superseded_by,  # a grant names one version; the window learns of a newer one
     }
     department = {"code": principal.department, "name": store.department_name(principal.department)}
@@ -396,6 +365,7 @@ def redeem(platform: Platform, principal: Principal, code: str, *, client: str |
         pdf = annotated_copy(
             platform,
             licence=grant.licence,
+            row=row,
             grant_id=grant.grant_id,
             redemption_id=redemption_id,
             recipient_code=principal.department,
@@ -419,7 +389,7 @@ def redeem(platform: Platform, principal: Principal, code: str, *, client: str |
         "grant_expires_at": grant.expires_at.isoformat(),
         "copy_sha256": copy_sha256,
     }
-    root = platform.keys.root()
+    root = platform.root_credentials()
     receipt = sign_document(body, root.key, root.cert)  # type: ignore[arg-type]
     stored = store.add_redemption(
         {
@@ -430,7 +400,7 @@ def redeem(platform: Platform, principal: Principal, code: str, *, client: str |
             "receipt": json.dumps(receipt),
             "copy_sha256": copy_sha256,
         },
-        usage=_usage_event(grant.licence, "redeem", now, organisation=principal.department, purpose=grant.purpose, grant=grant.grant_id),
+        usage=usage.event(grant.licence, "redeem", organisation=principal.department, organisation_name=department["name"], purpose=grant.purpose, grant=grant.grant_id, now=now),
         audit=audit.event(
             "redeem", actor=principal.actor, outcome="ok", licence=grant.licence, client=client, detail=f"grant {grant.grant_id} scope {grant.scope}", now=now
         ),
@@ -452,7 +422,7 @@ def redeem(platform: Platform, principal: Principal, code: str, *, client: str |
 def redemption_copy(platform: Platform, principal: Principal, redemption_id: str, *, client: str | None = None, now: datetime | None = None) -> bytes:
     """The annotated copy handed out at a redemption: only to the department that redeemed, only
     while the grant is active and allows the PDF. Every download is logged for the holder."""
-    now = _utc(now or utcnow())
+    now = as_utc(now or utcnow())
     row = store.redemption(redemption_id) if _REDEMPTION_ID.fullmatch(redemption_id or "") else None
     if row is None:
         raise NotFound("no such redemption")
@@ -474,8 +444,8 @@ def redemption_copy(platform: Platform, principal: Principal, redemption_id: str
     if hashlib.sha256(pdf).hexdigest() != row.copy_sha256:
         log.error("annotated copy of redemption %s differs from its recorded digest", redemption_id)
         raise Unavailable("the annotated copy is unavailable")
-    store.add_event(
-        usage=_usage_event(grant.licence, "download", now, organisation=principal.department, purpose=grant.purpose, grant=grant.grant_id),
-        audit=audit.event("download", actor=principal.actor, outcome="ok", licence=grant.licence, client=client, detail=f"annotated copy, grant {grant.grant_id}", now=now),
+    usage.write(
+        [usage.event(grant.licence, "download", organisation=principal.department, purpose=grant.purpose, grant=grant.grant_id, now=now)],
+        [audit.event("download", actor=principal.actor, outcome="ok", licence=grant.licence, client=client, detail=f"annotated copy, grant {grant.grant_id}", now=now)],
     )
     return pdf

@@ -11,14 +11,14 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from ..core.kinds import KINDS
 from ..errors import FieldProblem, InvalidInput, NotAuthorised, RateLimited, Unauthenticated
 from ..storage import tokens as store
 from ..storage.models import Department
-from . import audit
-from .platform import utcnow
+from . import audit, throttle
+from .platform import as_utc, utcnow
 
 FAILURE_WINDOW = timedelta(minutes=5)
 MAX_FAILURES = 20  # per client address and window
@@ -84,7 +84,7 @@ def create_token(
     scopes = scopes or ["issue"]
     problems += [FieldProblem("scopes", f"unknown scope {s}; expected {', '.join(SCOPES)}") for s in scopes if s not in SCOPES]
     if expires_at is not None:
-        expires_at = _aware(expires_at).astimezone(timezone.utc)  # stored in UTC on every database
+        expires_at = as_utc(expires_at)  # stored in UTC on every database
     if expires_at is not None and expires_at <= utcnow():
         problems.append(FieldProblem("expires", "must be in the future"))
     if problems:
@@ -125,15 +125,11 @@ def revoke_token(token_id: str) -> None:
         raise InvalidInput.single("token_id", f"no active token {token_id}")
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)
-
-
 def authenticate(authorization: str | None, *, client: str) -> Principal:
     """Check a ``Bearer`` header. Wrong, expired or revoked → Unauthenticated (counted per client);
     too many failures from one address → RateLimited."""
     now = utcnow()
-    if store.auth_failures_since(client, now - FAILURE_WINDOW) >= MAX_FAILURES:
+    if throttle.throttled(client, window=FAILURE_WINDOW, limit=MAX_FAILURES, now=now):
         raise RateLimited("too many failed authentications from this address; try again later")
     reason = None
     token = None
@@ -147,12 +143,12 @@ def authenticate(authorization: str | None, *, client: str) -> Principal:
             reason = "unknown token"
         elif row.revoked_at is not None:
             reason = "token revoked"
-        elif row.expires_at is not None and _aware(row.expires_at) <= now:
+        elif row.expires_at is not None and as_utc(row.expires_at) <= now:
             reason = "token expired"
         else:
             token = row
     if token is None:
-        store.record_auth_failure(client, now)
+        throttle.count_failure(client, now)
         audit.record("authenticate", actor="unknown", outcome="unauthenticated", client=client, detail=reason)
         raise Unauthenticated(reason or "unauthenticated")
     dept = Department.get_by_id(token.department_id)

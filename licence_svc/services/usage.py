@@ -10,7 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from ..storage import usage as store
-from .platform import utcnow
+from .platform import as_utc, utcnow
+
+MAX_PURPOSE = 200  # the longest purpose (申请事由) a share, a check or the usage log takes
 
 # What the holder's page calls each action.
 ACTION_LABELS = {
@@ -26,7 +28,7 @@ ACTION_LABELS = {
 }
 
 
-def record(
+def event(
     licence: str,
     action: str,
     *,
@@ -37,29 +39,41 @@ def record(
     authorised: bool = True,
     outcome: str = "ok",
     now: datetime | None = None,
-) -> None:
-    store.add(
-        licence=licence,
-        at=now or utcnow(),
-        action=action,
-        organisation=organisation,
-        organisation_name=organisation_name,
-        purpose=(purpose or None) and purpose[:200],
-        grant=grant,
-        authorised=authorised,
-        outcome=outcome[:40],
-    )
+) -> dict[str, Any]:
+    """One entry of the usage log, for ``write`` to record with the audit events of the same use
+    (as audit.event is for the trail). Purpose and outcome are cut to what the log stores;
+    without ``organisation_name`` the department's is looked up when written."""
+    return {
+        "licence": licence,
+        "at": now or utcnow(),
+        "action": action,
+        "organisation": organisation,
+        "organisation_name": organisation_name,
+        "purpose": (purpose or None) and purpose[:MAX_PURPOSE],
+        "grant": grant,
+        "authorised": authorised,
+        "outcome": outcome[:40],
+    }
+
+
+def write(uses: list[dict[str, Any]], audit_events: list[dict[str, Any]]) -> None:
+    """Usage entries and the audit events of the same uses, in one transaction."""
+    store.add(uses, audit_events)
+
+
+def record(licence: str, action: str, **fields: Any) -> None:
+    """Record one use on its own (no audit event with it); the fields of ``event``."""
+    store.add([event(licence, action, **fields)])
 
 
 def events(identifiers: list[str], *, limit: int = 500) -> list[dict[str, Any]]:
     """Newest first, for the holder's page and API."""
     out = []
     for e in store.for_licences(identifiers, limit=limit):
-        at = e.at if getattr(e.at, "tzinfo", None) else e.at.replace(tzinfo=utcnow().tzinfo)
         out.append(
             {
                 "licence": e.licence,
-                "at": at.isoformat(),
+                "at": as_utc(e.at).isoformat(),
                 "action": e.action,
                 "action_label": ACTION_LABELS.get(e.action, e.action),
                 "organisation": e.organisation,

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from cryptography import x509
 
 from ..core.masking import mask_number
+from ..core.qrread import read_qr_from_image
 from ..core.signeddoc import open_document
 from ..core.statuslist import StatusList
 from ..core.trust import TrustStore
 from ..core.trustlist import trust_store_from_list
 from ..core.verify import OFFLINE, CopyRecordView, RecordView, Report, StatusSource, verify_pdf, verify_qr
-from ..storage.db import register_errors
+from ..storage.copies import redemption_with_grant
 from ..storage.licences import find_licence_for_verification
-from ..storage.models import Redemption, ShareGrant
 from . import audit
 from .platform import Platform, utcnow
 from .sandbox import inspect_pdf_sandboxed
@@ -40,13 +41,7 @@ def lookup_record(identifier: str) -> RecordView | None:
 
 def lookup_copy(redemption_id: str) -> CopyRecordView | None:
     """The redemption that handed out an annotated copy, with the state of its grant."""
-    with register_errors():
-        row = (
-            Redemption.select(Redemption.redemption_id, Redemption.copy_sha256, ShareGrant.grant_id, ShareGrant.licence, ShareGrant.revoked_at)
-            .join(ShareGrant)
-            .where(Redemption.redemption_id == redemption_id)
-            .first()
-        )
+    row = redemption_with_grant(redemption_id)
     if row is None:
         return None
     return CopyRecordView(
@@ -90,6 +85,16 @@ def check_qr(
     """Verify QR text against the register (or offline) and record the verification."""
     report = verify_qr(text, trust=platform.trust_store(), now=now or utcnow(), source=OFFLINE if offline else REGISTER)
     return _audited(platform, report, actor, client)
+
+
+def check_image(
+    platform: Platform, image: bytes, *, actor: str = "public", client: str | None = None, now: datetime | None = None
+) -> Report:
+    """Verify the licence QR in a photo or scan (JPEG or PNG) against the register; the report's
+    evidence is "image". Raises ImageTooLarge, or UnreadableEvidence when no QR code can be read."""
+    text = read_qr_from_image(image)
+    report = verify_qr(text, trust=platform.trust_store(), now=now or utcnow(), source=REGISTER)
+    return _audited(platform, replace(report, evidence="image"), actor, client)
 
 
 def check_pdf(

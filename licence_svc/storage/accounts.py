@@ -1,7 +1,7 @@
 """Holder accounts and their server-side sessions.
 
 A session row is keyed by the SHA-256 of the cookie's token, so a copy of the table does not let
-anyone in. Failed sign-ins are counted in the AuthFailure table the department API uses too.
+anyone in. Failed sign-ins are counted in storage.auth_failures, as the department API's are.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .db import register_errors, write_transaction
-from .models import AuthFailure, HolderAccount, HolderSession
+from .models import HolderAccount, HolderSession
 
 
 def get_account(holder: str) -> HolderAccount | None:
@@ -62,9 +62,3 @@ def revoke_session(token_hash: str, now: datetime) -> bool:
             .where((HolderSession.token_hash == token_hash) & HolderSession.revoked_at.is_null())
             .execute()
         )
-
-
-def clear_auth_failures(key: str) -> None:
-    """Forget the failures counted under ``key`` (an account's, after it signed in)."""
-    with register_errors(), write_transaction():
-        AuthFailure.delete().where(AuthFailure.client == key[:64]).execute()

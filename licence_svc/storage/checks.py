@@ -1,22 +1,12 @@
-"""Field-match checks: the check scopes (kinds a department may check without the holder's grant)
-and the record each check leaves."""
+"""Field-match checks: the check scopes (kinds a department may check without the holder's grant).
+The record each check leaves is written by storage.usage."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from . import audit as audit_trail
-from . import usage as usage_log
 from .db import register_errors, write_transaction
 from .models import CheckScope, Department
-
-
-def record_check(*, usage: dict[str, Any], audit: dict[str, Any]) -> None:
-    """The holder's usage-log entry and the audit event of one check, together or not at all."""
-    with register_errors(), write_transaction():
-        usage_log.add(**usage)
-        audit_trail.append(**audit)
 
 
 def department_exists(code: str) -> bool:

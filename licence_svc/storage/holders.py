@@ -53,16 +53,14 @@ def use_claim_code(code_hash: str, holder: str, now: datetime) -> str | None:
     A single conditional UPDATE, so two concurrent sign-ins with one code cannot both succeed.
     """
     with register_errors(), write_transaction():
-        row = ClaimCode.get_or_none((ClaimCode.code_hash == code_hash) & (ClaimCode.holder == holder))
-        if row is None or row.used_at is not None or _aware(row.expires_at, now) <= now:
-            return None
         updated = (
             ClaimCode.update(used_at=now)
-            .where((ClaimCode.code_hash == code_hash) & ClaimCode.used_at.is_null())
+            .where(
+                (ClaimCode.code_hash == code_hash)
+                & (ClaimCode.holder == holder)
+                & ClaimCode.used_at.is_null()
+                & (ClaimCode.expires_at > now)
+            )
             .execute()
         )
-        return str(row.licence) if updated else None
-
-
-def _aware(value: datetime, now: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=now.tzinfo)
+        return str(ClaimCode.get_by_id(code_hash).licence) if updated else None

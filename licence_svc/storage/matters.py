@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from . import audit as trail
-from . import usage
 from .db import register_errors, write_transaction
 from .models import Licence, Matter
 
@@ -37,14 +36,3 @@ def licence_states(identifiers: list[str]) -> dict[str, tuple[str, str, datetime
     with register_errors():
         rows = Licence.select(Licence.identifier, Licence.kind, Licence.status, Licence.expires_at).where(Licence.identifier.in_(identifiers))
         return {r.identifier: (r.kind, r.status, r.expires_at) for r in rows}
-
-
-def record_uses(uses: list[dict[str, Any]], audit_events: list[dict[str, Any]]) -> None:
-    """The holder's usage entries and the audit events of one materials check, together or not at all."""
-    if not uses and not audit_events:
-        return
-    with register_errors(), write_transaction():
-        for u in uses:
-            usage.add(**u)
-        for e in audit_events:
-            trail.append(**e)

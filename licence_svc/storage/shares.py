@@ -8,7 +8,6 @@ from typing import Any
 
 import peewee
 
-from . import audit as audit_trail
 from . import usage as usage_log
 from .db import register_errors, write_transaction
 from .models import Department, Licence, Redemption, ShareGrant
@@ -27,8 +26,7 @@ def _with_names() -> peewee.ModelSelect:
 def add_grant(fields: dict[str, Any], *, usage: dict[str, Any], audit: dict[str, Any]) -> None:
     with register_errors(), write_transaction():
         ShareGrant.create(**fields)
-        usage_log.add(**usage)
-        audit_trail.append(**audit)
+        usage_log.add([usage], [audit])
 
 
 def grant_by_hash(code_hash: str) -> ShareGrant | None:
@@ -59,8 +57,7 @@ def revoke_grant(grant_id: str, holder: str, at: datetime, *, usage: dict[str, A
             .execute()
         )
         if updated:
-            usage_log.add(**usage)
-            audit_trail.append(**audit)
+            usage_log.add([usage], [audit])
         return bool(updated)
 
 
@@ -79,16 +76,8 @@ def add_redemption(fields: dict[str, Any], *, usage: dict[str, Any], audit: dict
         if ShareGrant.get_by_id(fields["grant"]).revoked_at is not None:
             return False
         Redemption.create(**fields)
-        usage_log.add(**usage)
-        audit_trail.append(**audit)
+        usage_log.add([usage], [audit])
         return True
-
-
-def add_event(*, usage: dict[str, Any], audit: dict[str, Any]) -> None:
-    """A use of a licence (or a refused attempt) for the holder's log and the audit trail, together."""
-    with register_errors(), write_transaction():
-        usage_log.add(**usage)
-        audit_trail.append(**audit)
 
 
 def redemption(redemption_id: str) -> Redemption | None:

@@ -1,11 +1,11 @@
-"""API tokens and failed-authentication counts."""
+"""API tokens."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from .db import register_errors, write_transaction
-from .models import ApiToken, AuthFailure
+from .models import ApiToken
 
 
 def add_token(**fields: object) -> ApiToken:
@@ -29,18 +29,3 @@ def tokens(department: str | None = None) -> list[ApiToken]:
 def revoke_token(token_id: str, at: datetime) -> bool:
     with register_errors(), write_transaction():
         return bool(ApiToken.update(revoked_at=at).where((ApiToken.token_id == token_id) & ApiToken.revoked_at.is_null()).execute())
-
-
-def record_auth_failure(client: str, at: datetime) -> None:
-    with register_errors(), write_transaction():
-        AuthFailure.create(client=client[:64], at=at)
-
-
-def auth_failures_since(client: str, since: datetime) -> int:
-    with register_errors():
-        return AuthFailure.select().where((AuthFailure.client == client[:64]) & (AuthFailure.at >= since)).count()
-
-
-def prune_auth_failures(before: datetime) -> None:
-    with register_errors(), write_transaction():
-        AuthFailure.delete().where(AuthFailure.at < before).execute()

@@ -5,18 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from . import audit as audit_trail
 from .db import register_errors, write_transaction
 from .models import Department, UsageEvent
 
 
-def add(**fields: Any) -> None:
-    """Append one event; joins the caller's transaction when there is one."""
+def add(uses: list[dict[str, Any]], audit_events: list[dict[str, Any]] | None = None) -> None:
+    """Append usage events and the audit events that record them, together or not at all; joins the
+    caller's transaction when there is one. A use without ``organisation_name`` gets its department's."""
+    if not uses and not audit_events:
+        return
     with register_errors(), write_transaction():
-        code = fields.get("organisation")
-        if code and not fields.get("organisation_name"):
-            dept = Department.get_or_none(Department.code == code)
-            fields["organisation_name"] = dept.name if dept else None
-        UsageEvent.create(**fields)
+        for fields in uses:
+            code = fields.get("organisation")
+            if code and not fields.get("organisation_name"):
+                dept = Department.get_or_none(Department.code == code)
+                fields = {**fields, "organisation_name": dept.name if dept else None}
+            UsageEvent.create(**fields)
+        for event in audit_events or ():
+            audit_trail.append(**event)
 
 
 def for_licences(identifiers: list[str], *, limit: int = 500) -> list[UsageEvent]:

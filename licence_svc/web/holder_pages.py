@@ -13,21 +13,22 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import datetime, timedelta, timezone
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, g, redirect, render_template, request
+from flask import Blueprint, Response, current_app, g, redirect, render_template, request
 from flask.sansio.blueprints import BlueprintSetupState
 
+from ..core.dates import CHINA, cn_date, cn_datetime
 from ..core.qr import qr_png
 from ..errors import FieldProblem, InvalidInput, LicenceError, NotFound, RateLimited, Unauthenticated, Unavailable
 from ..services import holders, shares
 from ..services.holder_signin import ClaimCodeSignIn, OidcFlow, OidcSignIn, method_for
 from ..services.holders import HolderSession, SignedIn
+from ..services.platform import as_utc
 from ..services.setup import list_departments
-from ..services.usage import ACTION_LABELS
 from .public import platform
 
 bp = Blueprint("holder_pages", __name__, url_prefix="/me")
@@ -39,7 +40,7 @@ COOKIE_PATH = "/me"
 CALLBACK_PATH = "/me/sign-in/oidc/callback"
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 F = TypeVar("F", bound=Callable[..., Any])
-BEIJING = timezone(timedelta(hours=8))
+SIGNIN_METHOD = "licence_holder_signin"  # app.extensions key of the configured sign-in method
 
 # Field problems of the share service, as the form says them.
 SHARE_PROBLEMS = {
@@ -55,12 +56,13 @@ ERROR_TEXT = {404: "没有找到该证照或记录。", 410: "该授权已过期
 
 @bp.record_once
 def _check_signin_config(state: BlueprintSetupState) -> None:
-    """A misconfigured sign-in method stops the app at start-up, not at a holder's first visit."""
-    method_for(state.app.extensions["licence_platform"].settings)
+    """Build the sign-in method once: a misconfigured one stops the app at start-up, not at a
+    holder's first visit."""
+    state.app.extensions[SIGNIN_METHOD] = method_for(state.app.extensions["licence_platform"].settings)
 
 
 def signin_method() -> ClaimCodeSignIn | OidcSignIn:
-    return method_for(platform().settings)
+    return current_app.extensions[SIGNIN_METHOD]  # type: ignore[no-any-return]
 
 
 def client() -> str:
@@ -132,14 +134,20 @@ def holder_page(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _stored(value: datetime | str) -> datetime:
+    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+
 @bp.app_template_filter("beijing")
 def beijing_time(value: datetime | str | None) -> str:
-    """A stored UTC time as a holder reads it: Beijing time, to the minute."""
-    if value is None:
-        return ""
-    at = datetime.fromisoformat(value) if isinstance(value, str) else value
-    at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
-    return at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+    """A stored UTC time as a holder reads it: Beijing time, to the minute (2026年11月29日 04:01)."""
+    return "" if value is None else cn_datetime(_stored(value))
+
+
+@bp.app_template_filter("beijing_date")
+def beijing_date(value: datetime | str | None) -> str:
+    """The day of a stored UTC time in Beijing (2026年11月29日)."""
+    return "" if value is None else cn_date(_stored(value).astimezone(CHINA).date())
 
 
 def _png_data_uri(text: str, scale: int = 4) -> str:
@@ -264,18 +272,15 @@ def my_licences() -> str:
 @holder_page
 def licence(identifier: str) -> str:
     s = session()
-    lic = holders.my_licence(s.holder, identifier)
-    grants = [gr for v in holders.versions(s.holder, identifier) for gr in shares.grants_of(s.holder, v)]
-    grants.sort(key=lambda gr: gr.created_at, reverse=True)
+    page = holders.licence_page(s.holder, identifier)
     return render_template(
         "holder/licence.html",
         s=s,
-        lic=lic,
-        fields=holders.licence_fields(s.holder, identifier),
-        qr=_png_data_uri(lic.qr_text),
-        grants=grants,
-        events=holders.usage_log(s.holder, identifier),
-        labels=ACTION_LABELS,
+        lic=page.licence,
+        fields=page.fields,
+        qr=_png_data_uri(page.licence.qr_text),
+        grants=page.grants,
+        events=page.events,
     )
 
 
