@@ -18,6 +18,7 @@ from typing import Any
 import click
 from cryptography.hazmat.primitives import serialization
 
+from .core.dates import CHINA
 from .errors import InvalidInput, LicenceError
 from .services import audit as audit_service
 from .services import bulk, lifecycle, trustdocs
@@ -163,10 +164,8 @@ def claim_codes(identifier: str) -> None:
     """New one-time claim codes for a licence's holders (a lost notice); older unused codes stop working."""
     _platform()
     from .services.claim_codes import remint
-    from .storage.licences import get_licence
 
-    get_licence(identifier.strip())  # NotFound names the identifier
-    _echo_claim_codes(remint(identifier.strip()))
+    _echo_claim_codes(remint(identifier.strip()))  # NotFound names an unknown identifier
 
 
 @main.command()
@@ -320,7 +319,7 @@ def _expiry(text: str | None) -> datetime | None:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInput.single("expires", "an ISO 8601 date/time or a duration such as 90d, 12h") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone(timedelta(hours=8)))
+    return value if value.tzinfo else value.replace(tzinfo=CHINA)
 
 
 @token.command("list")

@@ -92,6 +92,21 @@ class Conflict(LicenceError):
     exit_code = 5
 
 
+class PayloadTooLarge(LicenceError):
+    """A request body or upload over its limit; nothing was read past it."""
+
+    slug = "payload-too-large"
+    title = "Upload too large"
+    http_status = 413
+    exit_code = 2
+
+    @classmethod
+    def check(cls, size: int | None, limit: int, what: str) -> None:
+        """Raise "<what> larger than N MiB" when ``size`` (bytes; None: not known) is over ``limit``."""
+        if size is not None and size > limit:
+            raise cls(f"{what} larger than {limit // (1024 * 1024)} MiB")
+
+
 class Gone(LicenceError):
     """A share grant that was real but has expired or been revoked: it will never work again."""
 

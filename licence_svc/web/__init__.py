@@ -10,10 +10,11 @@ from ..config import PROJECT_ROOT, Settings
 from ..services.platform import Platform
 from ..services.setup import has_demo_departments
 from ..storage.db import close, connect
+from .department_api import MAX_BATCH_BYTES
 
 log = logging.getLogger(__name__)
 
-MAX_REQUEST_BYTES = 64 * 1024 * 1024  # largest upload: a batch; each endpoint caps its own body lower
+MAX_REQUEST_BYTES = MAX_BATCH_BYTES  # largest upload: a batch; each endpoint caps its own body lower
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -6,48 +6,35 @@ Every call carries a department bearer token; views parse, call one service, ren
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
-from ..core.kinds import KINDS
+from ..core.kinds import get_kind
 from ..core.masking import mask_number
-from ..errors import FieldProblem, InvalidInput
+from ..errors import FieldProblem, InvalidInput, PayloadTooLarge
 from ..services import batches, claim_codes, lifecycle, records
 from ..services.issuing import Issued, issue
-from ..services.tokens import Principal, authenticate
-from .public import platform
+from .public import client, platform, principal, reject_unknown_args, require_token
 
 bp = Blueprint("department_api", __name__, url_prefix="/api/v1")
 
 MAX_JSON_BYTES = 2 * 1024 * 1024  # a record with a 512 KiB photo fits with room to spare
+MAX_BATCH_BYTES = 64 * 1024 * 1024
 LIST_PARAMS = {"kind", "status", "holder", "issued_after", "cursor", "limit"}
 
 
-def client() -> str:
-    return request.remote_addr or "unknown"
-
-
 @bp.before_request
-def require_token() -> None:
-    if request.endpoint and request.endpoint.startswith("department_api."):
-        g.principal = authenticate(request.headers.get("Authorization"), client=client())
-        g.principal.require_scope("issue", client=client())
-
-
-def principal() -> Principal:
-    return g.principal  # type: ignore[no-any-return]
+def _authenticate() -> None:
+    require_token("issue")
 
 
 def json_body(allowed: dict[str, type], required: tuple[str, ...]) -> dict[str, Any]:
     """The request's JSON object, with only the documented fields, of the documented types."""
-    from .verify_api import PayloadTooLarge
-
-    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise PayloadTooLarge(f"JSON body larger than {MAX_JSON_BYTES // (1024 * 1024)} MiB")
+    PayloadTooLarge.check(request.content_length, MAX_JSON_BYTES, "JSON body")
     raw = request.stream.read(MAX_JSON_BYTES + 1)  # also bounds a chunked body without Content-Length
-    if len(raw) > MAX_JSON_BYTES:
-        raise PayloadTooLarge(f"JSON body larger than {MAX_JSON_BYTES // (1024 * 1024)} MiB")
+    PayloadTooLarge.check(len(raw), MAX_JSON_BYTES, "JSON body")
     try:
         body = json.loads(raw) if request.is_json else None
     except ValueError:
@@ -66,18 +53,13 @@ def json_body(allowed: dict[str, type], required: tuple[str, ...]) -> dict[str, 
     return body
 
 
+def _claim_codes(pairs: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> list[dict[str, str]]:
+    """One-time codes for the holders' first sign-in, holders masked: printed on the notice handed to each."""
+    return [{"holder": mask_number(h), "code": c} for h, c in pairs]
+
+
 def issued_response(issued: Issued) -> Response:
-    body = {
-        "identifier": issued.identifier,
-        "kind": issued.kind,
-        "status": issued.status,
-        "version": issued.version,
-        "issued_at": records._iso(issued.issued_at),
-        "pdf_url": f"{platform().settings.base_url.rstrip('/')}/api/v1/licences/{issued.identifier}/pdf",
-        "qr_text": issued.qr_text,
-        # One-time codes for the holders' first sign-in: print them on the notice handed to each.
-        "claim_codes": [{"holder": mask_number(h), "code": c} for h, c in issued.claim_codes],
-    }
+    body = {**records.issued_summary(issued, platform().settings.base_url), "claim_codes": _claim_codes(issued.claim_codes)}
     resp = jsonify(body)
     resp.status_code = 201
     resp.headers["Location"] = f"/api/v1/licences/{issued.identifier}"
@@ -89,9 +71,7 @@ def issued_response(issued: Issued) -> Response:
 @bp.post("/licences")
 def create_licence() -> Response:
     body = json_body({"kind": str, "data": dict}, ("kind", "data"))
-    kind = body["kind"]
-    if kind not in KINDS:
-        raise InvalidInput.single("kind", f"unknown licence kind; expected one of {', '.join(KINDS)}")
+    kind = get_kind(body["kind"]).name
     principal().require_kind(kind, client=client())
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (1 <= len(key) <= 100 and key.isprintable()):
@@ -110,9 +90,7 @@ def create_licence() -> Response:
 
 @bp.get("/licences")
 def list_licences() -> Response:
-    unknown = sorted(set(request.args) - LIST_PARAMS)
-    if unknown:
-        raise InvalidInput([FieldProblem(k, "unknown query parameter") for k in unknown])
+    reject_unknown_args(LIST_PARAMS)
     try:
         limit = int(request.args.get("limit", "50"))
     except ValueError:
@@ -148,9 +126,8 @@ def get_pdf(identifier: str) -> Response:
 @bp.post("/licences/<identifier>/claim-codes")
 def new_claim_codes(identifier: str) -> Response:
     """Fresh one-time claim codes for the holders (a lost notice); their unused codes stop working."""
-    records.record(platform(), principal(), identifier, client=client(), audit_read=False)  # owner and kind scope, audited when refused
-    codes = claim_codes.remint(identifier)
-    return jsonify({"identifier": identifier, "claim_codes": [{"holder": mask_number(h), "code": c} for h, c in codes]})
+    codes = claim_codes.remint(identifier, principal=principal(), client=client())
+    return jsonify({"identifier": identifier, "claim_codes": _claim_codes(codes)})
 
 
 @bp.get("/licences/<identifier>/events")
@@ -161,23 +138,14 @@ def get_events(identifier: str) -> Response:
 @bp.post("/licences/<identifier>/versions")
 def new_version(identifier: str) -> Response:
     body = json_body({"data": dict}, ("data",))
-    records.record(platform(), principal(), identifier, client=client(), audit_read=False)  # owner and kind scope, audited when refused
-    issued = lifecycle.new_version(
-        platform(), identifier, data=body["data"], actor=principal().actor, department=principal().department, client=client()
-    )
+    issued = lifecycle.new_version(platform(), identifier, data=body["data"], actor=principal().actor, principal=principal(), client=client())
     return issued_response(issued)
-
-
-MAX_BATCH_BYTES = 64 * 1024 * 1024
 
 
 @bp.post("/batches")
 def create_batch() -> Response:
     """A JSON Lines body (or a multipart `file`), one record per line, for the kind in ?kind=."""
-    if request.content_length is not None and request.content_length > MAX_BATCH_BYTES:
-        from .verify_api import PayloadTooLarge
-
-        raise PayloadTooLarge(f"batch larger than {MAX_BATCH_BYTES // (1024 * 1024)} MiB")
+    PayloadTooLarge.check(request.content_length, MAX_BATCH_BYTES, "batch")
     upload = request.files.get("file")
     body = upload.read() if upload else request.get_data(cache=False)
     batch_id = batches.start_batch(platform(), principal(), kind=request.args.get("kind", ""), body=body)
@@ -192,24 +160,22 @@ def get_batch(batch_id: str) -> Response:
     return jsonify(batches.batch_report(principal(), batch_id))
 
 
-def _status_change(action: str, identifier: str) -> Response:
+def _status_change(change: Callable[..., Any], identifier: str) -> Response:
     body = json_body({"reason": str}, ("reason",))
-    records.record(platform(), principal(), identifier, client=client(), audit_read=False)  # owner and kind scope, audited when refused
-    change = getattr(lifecycle, action)
-    row = change(identifier, reason=body["reason"], actor=principal().actor, department=principal().department, client=client())
+    row = change(identifier, reason=body["reason"], actor=principal().actor, principal=principal(), client=client())
     return jsonify(records.summary(row, platform().settings.base_url))
 
 
 @bp.post("/licences/<identifier>/revoke")
 def revoke(identifier: str) -> Response:
-    return _status_change("revoke", identifier)
+    return _status_change(lifecycle.revoke, identifier)
 
 
 @bp.post("/licences/<identifier>/suspend")
 def suspend(identifier: str) -> Response:
-    return _status_change("suspend", identifier)
+    return _status_change(lifecycle.suspend, identifier)
 
 
 @bp.post("/licences/<identifier>/reinstate")
 def reinstate(identifier: str) -> Response:
-    return _status_change("reinstate", identifier)
+    return _status_change(lifecycle.reinstate, identifier)

@@ -9,26 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
-from ..errors import FieldProblem, InvalidInput
+from ..core.kinds import KINDS
+from ..core.matters import CODE_PATTERN, HOLDER_ROLES, MATERIAL_ID_PATTERN, MAX_NAME
+from ..errors import InvalidInput
 from ..services import matters
-from ..services.tokens import Principal, authenticate
-from .department_api import client
+from ..services.shares import MAX_CODE_TEXT
+from .openapi import API, errors, json_response, nullable, obj, operation, problem, ref
+from .public import client, reject_unknown_args, require_token
 
 bp = Blueprint("matters_api", __name__, url_prefix="/api/v1")
 
 MATERIALS_PARAMS = {"holder", "grant"}
-
-
-@bp.before_request
-def require_token() -> None:
-    if request.endpoint == "matters_api.matter_materials":
-        g.principal = authenticate(request.headers.get("Authorization"), client=client())
-
-
-def principal() -> Principal:
-    return g.principal  # type: ignore[no-any-return]
 
 
 @bp.get("/matters")
@@ -38,14 +31,13 @@ def list_matters() -> Response:
 
 @bp.get("/matters/<code>/materials")
 def matter_materials(code: str) -> Response:
-    unknown = sorted(set(request.args) - MATERIALS_PARAMS)
-    if unknown:
-        raise InvalidInput([FieldProblem(k, "unknown query parameter") for k in unknown])
+    principal = require_token(None)  # the service checks the redeem scope
+    reject_unknown_args(MATERIALS_PARAMS)
     holders = request.args.getlist("holder")
     if len(holders) > 1:
         raise InvalidInput.single("holder", "give one applicant")
     report = matters.materials(
-        principal(),
+        principal,
         code,
         holder=holders[0] if holders else None,
         grants=request.args.getlist("grant"),
@@ -57,10 +49,6 @@ def matter_materials(code: str) -> Response:
 
 
 def openapi_paths() -> dict[str, Any]:
-    from ..core.matters import CODE_PATTERN
-    from ..services.shares import MAX_CODE_TEXT
-    from .openapi import API, errors, json_response, operation, problem, ref
-
     return {
         f"{API}/matters": {
             "get": operation(
@@ -88,8 +76,7 @@ def openapi_paths() -> dict[str, Any]:
                     "200": json_response("per material: satisfied or not, and why", ref("MatterMaterials")),
                     "403": problem("无权限: the token lacks the redeem scope, or a grant is for another department or another holder"),
                     "404": problem("不存在: no such service matter, or no grant with a share code"),
-                    "410": problem("已失效: a grant has expired or been revoked by the holder"),
-                    **errors(401, 422, 429, 503),
+                    **errors(401, 410, 422, 429, 503),
                 },
                 parameters=[
                     {"name": "code", "in": "path", "required": True, "schema": {"type": "string", "pattern": CODE_PATTERN}, "description": "事项编码"},
@@ -116,10 +103,6 @@ def openapi_paths() -> dict[str, Any]:
 
 
 def openapi_schemas() -> dict[str, Any]:
-    from ..core.kinds import KINDS
-    from ..core.matters import CODE_PATTERN, HOLDER_ROLES, MATERIAL_ID_PATTERN, MAX_NAME
-    from .openapi import nullable, obj, ref
-
     name = {"type": "string", "minLength": 1, "maxLength": MAX_NAME}
     kind = {**nullable(ref("Kind")), "description": "the licence kind that satisfies the material; null: paper only"}
     kind_label = {"type": ["string", "null"], "enum": [k.label for k in KINDS.values()] + [None]}

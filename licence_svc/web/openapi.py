@@ -7,6 +7,7 @@ another; ``tests/http/test_openapi.py`` checks real responses against it and tha
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -46,6 +47,14 @@ CHECK_NAMES = (
     pipeline.PDF_MATCHES_RECORD,
     pipeline.COPY_VALIDITY,
 )
+
+
+DATE_TIME = {"type": "string", "format": "date-time"}
+PDF_RESPONSE = {
+    "description": "the PDF",
+    "headers": {"Content-Disposition": {"required": True, "schema": {"type": "string", "pattern": "^attachment"}}},
+    "content": {"application/pdf": {"schema": {"type": "string", "contentMediaType": "application/pdf"}}},
+}
 
 
 def ref(name: str) -> dict[str, str]:
@@ -138,18 +147,29 @@ def kind_data_schema(kind: KindSpec) -> dict[str, Any]:
 # ---- the document ----------------------------------------------------------------------------
 
 
+def licence_props() -> dict[str, Any]:
+    """The masked licence facts a verification report and a share redemption both show."""
+    return {
+        "kind": ref("Kind"),
+        "kind_label": {"type": "string"},
+        "issuer": obj({"code": {"type": "string"}, "name": {"type": ["string", "null"]}}),
+        "holder": {"type": "string", "description": "masked name (张*明)"},
+        "issued_at": DATE_TIME,
+        "expires_at": nullable(DATE_TIME),
+    }
+
+
 def schemas() -> dict[str, Any]:
     kinds = list(KINDS)
     statuses = list(CODES)
-    date_time = {"type": "string", "format": "date-time"}
     summary_props: dict[str, Any] = {
         "identifier": ref("Identifier"),
         "kind": ref("Kind"),
         "version": {"type": "integer", "minimum": 1, "maximum": 999},
         "status": ref("LicenceStatus"),
         "status_reason": {"type": ["string", "null"], "maxLength": MAX_REASON},
-        "issued_at": date_time,
-        "expires_at": nullable(date_time),
+        "issued_at": DATE_TIME,
+        "expires_at": nullable(DATE_TIME),
         "superseded_by": nullable(ref("Identifier")),
         "pdf_url": {"type": "string", "format": "uri"},
         "qr_text": {"type": "string"},
@@ -221,7 +241,7 @@ def schemas() -> dict[str, Any]:
             "AuditEvent": obj(
                 {
                     "seq": {"type": "integer", "minimum": 1},
-                    "at": date_time,
+                    "at": DATE_TIME,
                     "actor": {"type": "string"},
                     "action": {"type": "string"},
                     "outcome": {"type": "string"},
@@ -231,7 +251,7 @@ def schemas() -> dict[str, Any]:
             ),
             "StatusChange": obj(
                 {
-                    "at": date_time,
+                    "at": DATE_TIME,
                     "from": ref("LicenceStatus"),
                     "to": ref("LicenceStatus"),
                     "actor": {"type": "string"},
@@ -263,8 +283,8 @@ def schemas() -> dict[str, Any]:
                         "items": obj({"row": {"type": "integer"}, "field": {"type": "string"}, "reason": {"type": "string"}}),
                         "description": "rejected rows (the first 1000)",
                     },
-                    "created_at": date_time,
-                    "updated_at": date_time,
+                    "created_at": DATE_TIME,
+                    "updated_at": DATE_TIME,
                 },
                 title="批量导入 Batch import progress",
             ),
@@ -280,12 +300,7 @@ def schemas() -> dict[str, Any]:
             "VerifiedLicence": obj(
                 {
                     "identifier": {"type": "string", "description": "as the signed payload claims it"},
-                    "kind": ref("Kind"),
-                    "kind_label": {"type": "string"},
-                    "issuer": obj({"code": {"type": "string"}, "name": {"type": ["string", "null"]}}),
-                    "holder": {"type": "string", "description": "masked name (张*明)"},
-                    "issued_at": date_time,
-                    "expires_at": nullable(date_time),
+                    **licence_props(),
                     "holder_id": {"type": "string", "description": "masked ID number or credit code; only when the register knows the licence"},
                     "superseded_by": {**nullable(ref("Identifier")), "description": "only when the register knows the licence"},
                 },
@@ -296,7 +311,7 @@ def schemas() -> dict[str, Any]:
                 {
                     "purpose": {"type": "string", "description": "申请事由: the only use the copy is valid for"},
                     "recipient": obj({"code": {"type": "string"}, "name": {"type": "string"}}, title="the organisation the copy was handed to"),
-                    "expires_at": date_time,
+                    "expires_at": DATE_TIME,
                     "expired": {"type": "boolean"},
                     "grant": {"type": "string", "description": "the holder's share grant"},
                     "redemption": {"type": "string", "description": "the redemption that handed the copy out"},
@@ -312,12 +327,12 @@ def schemas() -> dict[str, Any]:
                     "evidence": {"type": "string", "enum": ["qr", "pdf", "image"]},
                     "checks": {"type": "array", "items": ref("Check")},
                     "licence": nullable(ref("VerifiedLicence")),
-                    "checked_at": date_time,
+                    "checked_at": DATE_TIME,
                     "freshness": obj(
                         {
-                            "trust_as_of": nullable(date_time),
+                            "trust_as_of": nullable(DATE_TIME),
                             "status_source": {"type": ["string", "null"], "enum": ["register", "status_list", None]},
-                            "status_as_of": nullable(date_time),
+                            "status_as_of": nullable(DATE_TIME),
                         }
                     ),
                     "copy": {
@@ -379,11 +394,22 @@ RESPONSES = {
     "InvalidInput": problem("输入无效: `errors` lists every {field, reason}; unreadable evidence has no `errors`"),
     "RateLimited": problem("请求过多: too many failed authentications from this address", RETRY_AFTER),
     "Unavailable": problem("暂不可用: the register is down; retry later", RETRY_AFTER),
+    "Gone": problem("已失效: the share grant has expired or the holder revoked it"),
 }
 
 
 def errors(*codes: int) -> dict[str, Any]:
-    names = {401: "Unauthenticated", 403: "Forbidden", 404: "NotFound", 409: "Conflict", 413: "PayloadTooLarge", 422: "InvalidInput", 429: "RateLimited", 503: "Unavailable"}
+    names = {
+        401: "Unauthenticated",
+        403: "Forbidden",
+        404: "NotFound",
+        409: "Conflict",
+        410: "Gone",
+        413: "PayloadTooLarge",
+        422: "InvalidInput",
+        429: "RateLimited",
+        503: "Unavailable",
+    }
     return {str(c): {"$ref": f"#/components/responses/{names[c]}"} for c in codes}
 
 
@@ -485,14 +511,7 @@ def paths() -> dict[str, Any]:
                 "licences",
                 "下载PDF Download the PDF",
                 "The certified PDF exactly as issued (PAdES, embedded licence data).",
-                {
-                    "200": {
-                        "description": "the PDF",
-                        "headers": {"Content-Disposition": {"required": True, "schema": {"type": "string", "pattern": "^attachment"}}},
-                        "content": {"application/pdf": {"schema": {"type": "string", "contentMediaType": "application/pdf"}}},
-                    },
-                    **errors(*DEPT_ERRORS),
-                },
+                {"200": PDF_RESPONSE, **errors(*DEPT_ERRORS)},
                 parameters=[IDENTIFIER_PARAM],
             )
         },
@@ -627,18 +646,19 @@ def paths() -> dict[str, Any]:
     }
 
 
-# Feature blueprints describe their own routes: each module has openapi_paths() and openapi_schemas().
-FEATURE_MODULES = ("shares_api", "checks_api", "matters_api")
-
-
 def _features() -> list[Any]:
-    import importlib
+    """Feature blueprints describe their own routes: each module has openapi_paths() and openapi_schemas().
 
-    return [importlib.import_module(f"{__package__}.{name}") for name in FEATURE_MODULES]
+    Imported here, not at the top: they import this module's helpers."""
+    from . import checks_api, matters_api, shares_api
+
+    return [shares_api, checks_api, matters_api]
 
 
+@functools.lru_cache(maxsize=8)
 def document(server_url: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of /api/v1, served from ``server_url``."""
+    """The OpenAPI 3.1 document of /api/v1, served from ``server_url``; built once per URL, so
+    callers must not change it."""
     return {
         "openapi": "3.1.0",
         "info": {

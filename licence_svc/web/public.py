@@ -2,17 +2,50 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template
+from collections.abc import Set
+
+from flask import Blueprint, Response, current_app, g, render_template, request
 from cryptography.hazmat.primitives import serialization
 
 from ..core.kinds import KINDS
+from ..errors import FieldProblem, InvalidInput
 from ..services.platform import Platform
+from ..services.tokens import Principal, authenticate
 
 bp = Blueprint("public", __name__)
 
 
 def platform() -> Platform:
     return current_app.extensions["licence_platform"]  # type: ignore[no-any-return]
+
+
+def client() -> str:
+    """The caller's address, as the audit trail and the failed-authentication count know it."""
+    return request.remote_addr or "unknown"
+
+
+def require_token(scope: str | None) -> Principal:
+    """The department behind the request's bearer token, which must have ``scope`` (None: any).
+
+    Raises Unauthenticated, RateLimited or NotAuthorised (each audited); :func:`principal` returns
+    the result for the rest of the request.
+    """
+    g.principal = authenticate(request.headers.get("Authorization"), client=client())
+    if scope is not None:
+        g.principal.require_scope(scope, client=client())
+    return g.principal  # type: ignore[no-any-return]
+
+
+def principal() -> Principal:
+    """The principal :func:`require_token` authenticated for this request."""
+    return g.principal  # type: ignore[no-any-return]
+
+
+def reject_unknown_args(allowed: Set[str]) -> None:
+    """InvalidInput naming every query parameter not in ``allowed``."""
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        raise InvalidInput([FieldProblem(k, "unknown query parameter") for k in unknown])
 
 
 @bp.get("/")

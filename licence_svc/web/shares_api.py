@@ -8,26 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify
+from flask import Blueprint, Response, jsonify
 
+from ..core.verify import VERDICT_LABELS, VERDICTS
 from ..services import shares
-from ..services.tokens import Principal, authenticate
-from .department_api import client, json_body
-from .public import platform
+from .department_api import json_body
+from .openapi import API, CREDIT_CODE_PATTERN, DATE_TIME, PDF_RESPONSE, errors, json_response, licence_props, nullable, obj, operation, ref
+from .openapi import json_body as body_of
+from .public import client, platform, principal, require_token
 
 bp = Blueprint("shares_api", __name__, url_prefix="/api/v1")
 
 
 @bp.before_request
-def require_token() -> None:
-    from flask import request
-
-    g.principal = authenticate(request.headers.get("Authorization"), client=client())
-    g.principal.require_scope("redeem", client=client())
-
-
-def principal() -> Principal:
-    return g.principal  # type: ignore[no-any-return]
+def _authenticate() -> None:
+    require_token("redeem")
 
 
 @bp.post("/shares/redeem")
@@ -49,10 +44,6 @@ def redemption_pdf(redemption_id: str) -> Response:
 
 
 def openapi_schemas() -> dict[str, Any]:
-    from ..core.verify import VERDICT_LABELS, VERDICTS
-    from .openapi import CREDIT_CODE_PATTERN, nullable, obj, ref
-
-    date_time = {"type": "string", "format": "date-time"}
     return {
         "ShareRedeemRequest": obj(
             {
@@ -78,9 +69,9 @@ def openapi_schemas() -> dict[str, Any]:
                 "purpose": {"type": "string", "minLength": 1, "maxLength": shares.MAX_PURPOSE, "description": "申请事由, as the holder wrote it"},
                 "scope": {"type": "string", "enum": list(shares.SCOPES), "description": "; ".join(f"{k}: {v}" for k, v in shares.SCOPE_LABELS.items())},
                 "scope_label": {"type": "string", "enum": list(shares.SCOPE_LABELS.values())},
-                "created_at": date_time,
-                "expires_at": date_time,
-                "revoked_at": nullable(date_time),
+                "created_at": DATE_TIME,
+                "expires_at": DATE_TIME,
+                "revoked_at": nullable(DATE_TIME),
                 "bound_to": {"type": ["string", "null"], "description": "the window an any-window grant was first redeemed by; only it may use the grant again"},
                 "state": {"type": "string", "enum": list(shares.STATE_LABELS)},
                 "state_label": {"type": "string", "enum": list(shares.STATE_LABELS.values())},
@@ -90,18 +81,13 @@ def openapi_schemas() -> dict[str, Any]:
         "SharedLicence": obj(
             {
                 "identifier": ref("Identifier"),
-                "kind": ref("Kind"),
-                "kind_label": {"type": "string"},
+                **licence_props(),
                 "version": {"type": "integer", "minimum": 1, "maximum": 999},
                 "status": ref("LicenceStatus"),
                 "valid": {"type": "boolean"},
                 "verdict": {"type": "string", "enum": list(VERDICTS)},
                 "verdict_label": {"type": "string", "enum": list(VERDICT_LABELS.values())},
-                "issuer": obj({"code": {"type": "string"}, "name": {"type": ["string", "null"]}}),
-                "holder": {"type": "string", "description": "masked name (张*明)"},
                 "holder_id": {"type": "string", "description": "masked ID number or credit code"},
-                "issued_at": date_time,
-                "expires_at": nullable(date_time),
                 "superseded_by": {**nullable(ref("Identifier")), "description": "the newer version, when the shared one was superseded after the grant"},
             },
             title="证照核验结果 The licence as the register verifies it now (masked)",
@@ -130,9 +116,6 @@ def openapi_schemas() -> dict[str, Any]:
 
 
 def openapi_paths() -> dict[str, Any]:
-    from .openapi import API, errors, json_body, json_response, operation, problem, ref
-
-    gone = {"410": problem("已失效: the grant has expired or the holder revoked it")}
     return {
         f"{API}/shares/redeem": {
             "post": operation(
@@ -145,8 +128,8 @@ def openapi_paths() -> dict[str, Any]:
                 "redeems it. Unknown codes are 404 and count towards a per-department limit (429); a grant for another "
                 "department is 403 and reported to the holder; expired or revoked grants are 410. Every redemption "
                 "appears in the holder's usage log with the department and purpose.",
-                {"200": json_response("what the grant allows, with a signed receipt", ref("ShareRedemption")), **errors(401, 403, 404, 413, 422, 429, 503), **gone},
-                requestBody=json_body("ShareRedeemRequest"),
+                {"200": json_response("what the grant allows, with a signed receipt", ref("ShareRedemption")), **errors(401, 403, 404, 410, 413, 422, 429, 503)},
+                requestBody=body_of("ShareRedeemRequest"),
             )
         },
         f"{API}/shares/redemptions/{{redemption_id}}/pdf": {
@@ -157,15 +140,7 @@ def openapi_paths() -> dict[str, Any]:
                 "The annotated copy (加注件) made at a redemption with the pdf scope: signed by the platform, annotated "
                 "with the purpose, the receiving department and the grant's expiry. Only for the department that "
                 "redeemed it, and only while the grant is active.",
-                {
-                    "200": {
-                        "description": "the PDF",
-                        "headers": {"Content-Disposition": {"required": True, "schema": {"type": "string", "pattern": "^attachment"}}},
-                        "content": {"application/pdf": {"schema": {"type": "string", "contentMediaType": "application/pdf"}}},
-                    },
-                    **errors(401, 403, 404, 429, 503),
-                    **gone,
-                },
+                {"200": PDF_RESPONSE, **errors(401, 403, 404, 410, 429, 503)},
                 parameters=[
                     {"name": "redemption_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": r"^[0-9a-f]{24}$"}, "description": "`redemption_id` of the redemption"}
                 ],

@@ -6,10 +6,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from ..core.qrread import read_qr_from_image
-from ..errors import InvalidInput, LicenceError, UnreadableEvidence
+from ..errors import InvalidInput, PayloadTooLarge, UnreadableEvidence
 from ..services import trustdocs
-from ..services.verifying import check_pdf, check_qr
+from ..services.verifying import check_image, check_pdf, check_qr
 from .public import platform
 
 bp = Blueprint("verify_api", __name__, url_prefix="/api/v1")
@@ -19,31 +18,19 @@ MAX_UPLOAD_BYTES = 16 * 1024 * 1024  # the largest evidence: a phone photo (qrre
 MAX_QR_TEXT = 4096
 
 
-class PayloadTooLarge(LicenceError):
-    slug = "payload-too-large"
-    title = "Upload too large"
-    http_status = 413
-    exit_code = 2
-
-
 def verify_evidence() -> dict[str, Any]:
     """Read the evidence of this request (QR text, PDF or image) and verify it."""
-    if request.content_length is not None and request.content_length > MAX_UPLOAD_BYTES:
-        raise PayloadTooLarge(f"upload larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB")
+    PayloadTooLarge.check(request.content_length, MAX_UPLOAD_BYTES, "upload")
     if request.files:
         upload = request.files.get("file")
         if upload is None:
             raise InvalidInput.single("file", "multipart upload must be in the field 'file'")
         data = upload.read(MAX_PDF_BYTES + 1)
         if data.lstrip()[:5] == b"%PDF-":
-            if len(data) > MAX_PDF_BYTES:
-                raise PayloadTooLarge(f"PDF larger than {MAX_PDF_BYTES // (1024 * 1024)} MiB")
+            PayloadTooLarge.check(len(data), MAX_PDF_BYTES, "PDF")
             return check_pdf(platform(), data, sandbox=True, client=request.remote_addr).as_dict()
         data += upload.read(MAX_UPLOAD_BYTES)  # images may be larger than PDFs; qrread caps them
-        text = read_qr_from_image(data)
-        report = check_qr(platform(), text, client=request.remote_addr).as_dict()
-        report["evidence"] = "image"
-        return report
+        return check_image(platform(), data, client=request.remote_addr).as_dict()
     body = request.get_json(silent=True)
     if body is None:
         raise UnreadableEvidence("send JSON {\"qr\": \"...\"} or a multipart upload 'file' (PDF or image)")
