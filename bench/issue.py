@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, load_sample, write_json
+
 BENCH = Path(__file__).resolve().parent
 
 
@@ -37,10 +38,9 @@ def fresh_env() -> dict[str, str]:
 
 def write_stock(path: Path, rows: int) -> None:
     """A CSV of ``rows`` distinct, valid ID card records, as a department would export them."""
-    sys.path.insert(0, str(ROOT))
     from licence_svc.core.checkdigits import id_number_check_char
 
-    base = json.loads((ROOT / "samples" / "id_card.json").read_text("utf-8"))
+    base = load_sample()
     base.pop("photo")
     names = "张王李赵刘陈杨黄周吴"
     with open(path, "w", encoding="utf-8", newline="") as fh:
@@ -124,9 +124,7 @@ def main() -> None:
         "bulk": bulk_result,
         "table": [dict(zip(("measure", "value", "ratio", "target"), r)) for r in table],
     }
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    write_json(result, args.json, ensure_ascii=False)
 
 
 if __name__ == "__main__":

@@ -24,20 +24,13 @@ import argparse
 import json
 import os
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-
-def _median_ms(samples: list[float]) -> float:
-    return round(statistics.median(samples) * 1000, 2)
+from common import department_code, emit, load_sample, median_of, throwaway_platform
 
 
 def _timed(fn: Callable[[], object]) -> tuple[float, float]:
@@ -55,10 +48,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
-
-    tmp = Path(tempfile.mkdtemp(prefix="licence-bench-"))
-    os.environ.setdefault("LICENCE_DATA_DIR", str(tmp / "var"))
-    os.environ.setdefault("LICENCE_KEYS_DIR", str(tmp / "keys"))
+    platform, _ = throwaway_platform()
 
     import qrcode
     from pyhanko.pdf_utils import generic
@@ -77,12 +67,8 @@ def main() -> None:
     from licence_svc.core.payload import Claims, data_digest, qr_text, sign_claims
     from licence_svc.core.qr import QrMatrix, qr_matrix
     from licence_svc.services.issuing import issue
-    from licence_svc.services.platform import Platform
-    from licence_svc.services.setup import initialise, list_departments
     from licence_svc.storage.models import Department
 
-    platform = Platform.open(create_schema=True)
-    initialise(platform, demo=True)
     fonts.ensure_loaded()
     kinds = list(KINDS) if args.kind == "all" else [args.kind]
 
@@ -100,9 +86,8 @@ def main() -> None:
     all_ours_c: list[float] = []
     for kind in kinds:
         spec = KINDS[kind]
-        dept_code = next(d["code"] for d in list_departments() if kind in d["kinds"])  # type: ignore[operator]
-        dept = Department.get_by_id(dept_code)
-        data = json.loads((ROOT / "samples" / f"{kind}.json").read_text("utf-8"))
+        dept = Department.get_by_id(department_code(kind))
+        data = load_sample(kind)
         _, fast_signer, creds = platform.signer_for(dept)
         root = pdfsign.to_asn1_cert(platform.root_cert())
         tsa = platform.keys.tsa()
@@ -183,8 +168,8 @@ def main() -> None:
         med = {k: statistics.median(v) for k, v in stages.items() if v}
         med["store+db+audit (rest of issue)"] = max(0.0, issue_cpu - sum(med.values()))
         kind_result = {
-            "naive_median_ms": {"wall": _median_ms(nw), "cpu": _median_ms(nc)},
-            "ours_median_ms": {"wall": _median_ms(ow), "cpu": _median_ms(oc)},
+            "naive_median_ms": {"wall": median_of(nw), "cpu": median_of(nc)},
+            "ours_median_ms": {"wall": median_of(ow), "cpu": median_of(oc)},
             "speedup": {
                 "wall": round(statistics.median(nw) / statistics.median(ow), 2),
                 "cpu": round(statistics.median(nc) / statistics.median(oc), 2),
@@ -198,8 +183,8 @@ def main() -> None:
         all_ours_c += oc
         print(f"{kind}: naive {kind_result['naive_median_ms']} ms, ours {kind_result['ours_median_ms']} ms, speed-up {kind_result['speedup']}", flush=True)
     results["overall"] = {
-        "naive_median_ms": {"wall": _median_ms(all_naive_w), "cpu": _median_ms(all_naive_c)},
-        "ours_median_ms": {"wall": _median_ms(all_ours_w), "cpu": _median_ms(all_ours_c)},
+        "naive_median_ms": {"wall": median_of(all_naive_w), "cpu": median_of(all_naive_c)},
+        "ours_median_ms": {"wall": median_of(all_ours_w), "cpu": median_of(all_ours_c)},
         "speedup": {
             "wall": round(statistics.median(all_naive_w) / statistics.median(all_ours_w), 2),
             "cpu": round(statistics.median(all_naive_c) / statistics.median(all_ours_c), 2),
@@ -209,10 +194,7 @@ def main() -> None:
             "ours": round(1 / statistics.median(all_ours_c), 1),
         },
     }
-    print(json.dumps(results, indent=2, ensure_ascii=False))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    emit(results, args.json, ensure_ascii=False)
 
 
 if __name__ == "__main__":

@@ -9,18 +9,12 @@ Run: .venv/bin/python bench/scale.py [--rows 1000000] [--json bench/results/scal
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import secrets
-import statistics
-import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import department_code, emit, load_sample, median_of, throwaway_platform
 
 
 def main() -> None:
@@ -29,26 +23,16 @@ def main() -> None:
     ap.add_argument("--checks", type=int, default=300)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="licence-scale-"))
-    os.environ.setdefault("LICENCE_DATA_DIR", str(tmp / "var"))
-    os.environ.setdefault("LICENCE_KEYS_DIR", str(tmp / "keys"))
+    platform, _ = throwaway_platform(prefix="licence-scale-", empty_database=True)
 
     from licence_svc.core.identifiers import LicenceId
     from licence_svc.core.verify import verify_qr
     from licence_svc.services.issuing import issue
-    from licence_svc.services.platform import Platform
-    from licence_svc.services.setup import initialise, list_departments
     from licence_svc.services.verifying import REGISTER, check_qr
     from licence_svc.storage import db
     from licence_svc.storage.models import Licence
 
-    platform = Platform.open()
-    db.drop_schema()
-    db.create_schema()
-    initialise(platform, demo=True)
-    dept = next(d for d in list_departments() if "id_card" in d["kinds"])  # type: ignore[operator]
-    data = json.loads((ROOT / "samples" / "id_card.json").read_text("utf-8"))
-    probe = issue(platform, kind="id_card", data=data, department=dept["code"])  # type: ignore[arg-type]
+    probe = issue(platform, kind="id_card", data=load_sample(), department=department_code())
     template = Licence.get_by_id(probe.identifier)
     trust = platform.trust_store()
     now = datetime.now(timezone.utc)
@@ -67,8 +51,8 @@ def main() -> None:
             check_qr(platform, probe.qr_text)
             service.append(time.perf_counter() - t)
         return {
-            "qr_verify_with_register_median_ms": round(statistics.median(pure) * 1000, 3),
-            "qr_check_service_median_ms": round(statistics.median(service) * 1000, 3),
+            "qr_verify_with_register_median_ms": median_of(pure, digits=3),
+            "qr_check_service_median_ms": median_of(service, digits=3),
         }
 
     field_names = list(Licence._meta.sorted_field_names)
@@ -116,10 +100,7 @@ def main() -> None:
     a, b = results["at_1k"], results["at_target"]  # type: ignore[assignment]
     results["ratio_service"] = round(b["qr_check_service_median_ms"] / a["qr_check_service_median_ms"], 3)  # type: ignore[index]
     results["ratio_register_lookup"] = round(b["qr_verify_with_register_median_ms"] / a["qr_verify_with_register_median_ms"], 3)  # type: ignore[index]
-    print(json.dumps(results, indent=2))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
+    emit(results, args.json)
 
 
 if __name__ == "__main__":

@@ -8,26 +8,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import os
-import statistics
-import sys
-import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-
-def median_ms(fn, n: int) -> float:  # type: ignore[no-untyped-def]
-    fn()
-    samples = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t)
-    return round(statistics.median(samples) * 1000, 2)
+from common import department_code, emit, load_sample, median_ms, throwaway_platform
 
 
 def main() -> None:
@@ -35,24 +18,20 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="licence-bench-"))
-    os.environ.setdefault("LICENCE_DATA_DIR", str(tmp / "var"))
-    os.environ.setdefault("LICENCE_KEYS_DIR", str(tmp / "keys"))
+    platform, setup = throwaway_platform()
 
     from licence_svc.services import checks, holders, shares
     from licence_svc.services.issuing import issue
-    from licence_svc.services.platform import Platform
-    from licence_svc.services.setup import DEMO_WINDOW, demo_code, initialise, list_departments
+    from licence_svc.services.setup import DEMO_WINDOW, demo_code
     from licence_svc.services.tokens import authenticate
     from licence_svc.services.verifying import check_pdf, check_qr
 
-    platform = Platform.open(create_schema=True)
-    tokens = initialise(platform, demo=True).demo_tokens
+    tokens = setup.demo_tokens
     platform = dataclasses.replace(platform, settings=dataclasses.replace(platform.settings, check_rate_per_minute=10**9))
-    police = next(d["code"] for d in list_departments() if "id_card" in d["kinds"])  # type: ignore[operator]
+    police = department_code()
     window_code = demo_code(DEMO_WINDOW[0])
     window = authenticate(f"Bearer {tokens[window_code]}", client="bench")
-    data = json.loads((ROOT / "samples" / "id_card.json").read_text("utf-8"))
+    data = load_sample()
     holder = data["id_number"]
     issued = issue(platform, kind="id_card", data=data, department=police)
 
@@ -80,10 +59,7 @@ def main() -> None:
         ),
         "holder_password_hash_scrypt_ms": median_ms(lambda: holders.verify_password("correct horse battery", stored), max(5, args.runs // 3)),
     }
-    print(json.dumps(results, indent=2))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
+    emit(results, args.json)
 
 
 if __name__ == "__main__":

@@ -7,17 +7,14 @@ Run: .venv/bin/python bench/verify.py [--seconds 3] [--json bench/results/verify
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import sys
-import tempfile
 import time
+from datetime import datetime, timezone
 from io import BytesIO
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import department_code, emit, load_sample, median_ms, throwaway_platform
 
 
 def rate(fn, seconds: float) -> float:  # type: ignore[no-untyped-def]
@@ -39,25 +36,13 @@ def interleaved_rates(fns: dict, seconds: float, rounds: int = 10) -> dict:  # t
     return {name: statistics.median(v) for name, v in samples.items()}
 
 
-def median_ms(fn, n: int) -> float:  # type: ignore[no-untyped-def]
-    fn()
-    samples = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t)
-    return round(statistics.median(samples) * 1000, 2)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--pdf-runs", type=int, default=30)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="licence-bench-"))
-    os.environ.setdefault("LICENCE_DATA_DIR", str(tmp / "var"))
-    os.environ.setdefault("LICENCE_KEYS_DIR", str(tmp / "keys"))
+    platform, _ = throwaway_platform()
 
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -68,17 +53,11 @@ def main() -> None:
     from licence_svc.core.pdfsign import to_asn1_cert
     from licence_svc.core.verify import StatusSource, verify_pdf, verify_qr
     from licence_svc.services.issuing import issue
-    from licence_svc.services.platform import Platform
-    from licence_svc.services.setup import initialise, list_departments
     from licence_svc.services.verifying import REGISTER, check_pdf, check_qr
 
-    platform = Platform.open(create_schema=True)
-    initialise(platform, demo=True)
-    dept = next(d for d in list_departments() if "id_card" in d["kinds"])  # type: ignore[operator]
-    data = json.loads((ROOT / "samples" / "id_card.json").read_text("utf-8"))
-    issued = issue(platform, kind="id_card", data=data, department=dept["code"])  # type: ignore[arg-type]
+    issued = issue(platform, kind="id_card", data=load_sample(), department=department_code())
     trust = platform.trust_store()
-    now = __import__("datetime").datetime.now(__import__("datetime").timezone.utc)
+    now = datetime.now(timezone.utc)
 
     key = ec.generate_private_key(ec.SECP256R1())
     message = os.urandom(200)
@@ -123,10 +102,7 @@ def main() -> None:
     results["pdf_verify_pipeline_median_ms"] = median_ms(lambda: verify_pdf(issued.pdf, trust=trust, now=now, source=REGISTER), args.pdf_runs)
     results["pdf_check_service_median_ms"] = median_ms(lambda: check_pdf(platform, issued.pdf), args.pdf_runs)
     results["pdf_check_sandboxed_median_ms"] = median_ms(lambda: check_pdf(platform, issued.pdf, sandbox=True), args.pdf_runs)
-    print(json.dumps(results, indent=2))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
+    emit(results, args.json)
 
 
 if __name__ == "__main__":

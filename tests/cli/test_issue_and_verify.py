@@ -21,21 +21,18 @@ from typing import Any
 
 import pytest
 import zxingcpp
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.embed import EmbeddedFileObject, EmbeddedFileParams, FileSpec, embed_file
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign import fields, signers
+from pyhanko.sign import fields
 from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
@@ -44,6 +41,7 @@ from licence_svc.core.identifiers import parse_licence_id
 from licence_svc.core.kinds import KINDS as KIND_SPECS
 from licence_svc.errors import LicenceError, UnreadableEvidence
 from licence_svc.storage.models import Licence
+from tests.helpers import asn1_cert, byte_range, certify_with, embedded_stream_span, flip, self_signed, stream_span, unsigned_page
 
 ROOT = Path(__file__).resolve().parents[2]
 KINDS = ("id_card", "household_register", "degree_certificate", "driving_licence", "business_licence")
@@ -83,40 +81,18 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-
-
 def _root_cert(platform_env: dict[str, str]) -> x509.Certificate:
     return x509.load_pem_x509_certificate((Path(platform_env["LICENCE_KEYS_DIR"]) / "root-ca.pem").read_bytes())
 
 
 def _validate(pdf: bytes, root: x509.Certificate) -> tuple[Any, Any]:
     sig = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[0]
-    ctx = ValidationContext(trust_roots=[_asn1(root)], allow_fetching=False)
+    ctx = ValidationContext(trust_roots=[asn1_cert(root)], allow_fetching=False)
     return sig, validate_pdf_signature(sig, signer_validation_context=ctx)
 
 
 def _root_cert_of_session(platform: Any) -> x509.Certificate:
     return x509.load_pem_x509_certificate(Path(platform.settings.keys_dir, "root-ca.pem").read_bytes())
-
-
-def _byte_range(pdf: bytes) -> tuple[int, int, int, int]:
-    m = re.search(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", pdf)
-    assert m, "no /ByteRange in the PDF"
-    a, b, c, d = map(int, m.groups())
-    return a, b, c, d
-
-
-def _stream_span(pdf: bytes, idnum: int) -> tuple[int, int]:
-    """Start and end offsets of the (latest) stream data of object ``idnum``."""
-    start = pdf.rfind(b"\n%d 0 obj" % idnum)
-    assert start >= 0, f"object {idnum} not found"
-    data = pdf.index(b"stream", pdf.index(b">>", start)) + len(b"stream")
-    while pdf[data : data + 1] in (b"\r", b"\n"):
-        data += 1
-    end = pdf.index(b"endstream", data)
-    return data, end
 
 
 def load_sample(kind: str) -> dict[str, Any]:
@@ -131,28 +107,12 @@ def _solid(pdf: bytes, pos: int) -> int:
     return pos
 
 
-def _flip(pdf: bytes, pos: int) -> bytes:
-    """Change one byte into another byte that is not whitespace either."""
-    buf = bytearray(pdf)
-    for mask in (0x01, 0x02, 0x04):
-        if buf[pos] ^ mask not in b" \r\n\t\x0c\x00":
-            buf[pos] ^= mask
-            return bytes(buf)
-    raise AssertionError("unreachable")
-
-
 def _page_contents_id(pdf: bytes) -> int:
     page = PdfFileReader(io.BytesIO(pdf)).root["/Pages"]["/Kids"][0].get_object()
     contents = page.raw_get("/Contents")
     if isinstance(contents, generic.ArrayObject):
         contents = contents[0]
     return contents.idnum  # type: ignore[no-any-return]
-
-
-def _embedded_file_id(pdf: bytes) -> int:
-    root = PdfFileReader(io.BytesIO(pdf)).root
-    spec = root["/AF"][0].get_object()
-    return spec["/EF"].raw_get("/F").idnum  # type: ignore[no-any-return]
 
 
 def _qr_from_page(pdf_path: Path) -> list[str]:
@@ -348,8 +308,8 @@ def test_cli_verify_pdf_is_valid(kind: str, cli_verified: dict[Any, Any]) -> Non
 
 
 def _tamper_positions(pdf: bytes) -> dict[str, int]:
-    a, b, c, d = _byte_range(pdf)
-    content_start, content_end = _stream_span(pdf, _page_contents_id(pdf))
+    a, b, c, d = byte_range(pdf)
+    content_start, content_end = stream_span(pdf, _page_contents_id(pdf))
     creator = _solid(pdf, pdf.rindex(b"/Creator (", 0, a + b) + len(b"/Creator (") + 2)
     reason = _solid(pdf, pdf.index(b"/Reason (", c) + len(b"/Reason (") + 6)
     xref = pdf.find(b"\nxref\n", c) + 1 or pdf.rindex(b"startxref")  # table, or the pointer to a stream
@@ -369,7 +329,7 @@ def test_tampered_pdf_on_the_command_line(cli_issued: Callable[[str], CliIssued]
     issued = cli_issued("id_card")
     pos = _tamper_positions(issued.pdf)["page content stream"]
     bad = workdir / "tampered-content.pdf"
-    bad.write_bytes(_flip(issued.pdf, pos))
+    bad.write_bytes(flip(issued.pdf, pos))
     proc = cli("verify", "--json", str(bad))
     assert proc.returncode != 0
     report = _json_report(proc)
@@ -386,7 +346,7 @@ def test_one_changed_byte_is_tampered(where: str, offline: bool, issued_samples:
 
     pdf = issued_samples["household_register"].pdf
     assert check_pdf(platform, pdf, offline=offline).valid  # the twin
-    report = check_pdf(platform, _flip(pdf, _tamper_positions(pdf)[where]), offline=offline)
+    report = check_pdf(platform, flip(pdf, _tamper_positions(pdf)[where]), offline=offline)
     assert report.verdict == "tampered"
     assert report.reasons
 
@@ -396,13 +356,13 @@ def test_random_signed_bytes_are_tampered(issued_samples: dict[str, Any], platfo
     from licence_svc.services.verifying import check_pdf
 
     pdf = issued_samples["driving_licence"].pdf
-    a, b, c, d = _byte_range(pdf)
-    start, end = _stream_span(pdf, _embedded_file_id(pdf))
+    a, b, c, d = byte_range(pdf)
+    start, end = embedded_stream_span(pdf)
     candidates = [i for i in [*range(a, a + b), *range(c, c + d)] if pdf[i : i + 1] not in b" \r\n\t\x0c\x00"]
     rng = random.Random(20240601)
     for pos in rng.sample(candidates, 25) + [rng.randrange(start, end) for _ in range(3)]:
         try:
-            report = check_pdf(platform, _flip(pdf, pos), offline=True)
+            report = check_pdf(platform, flip(pdf, pos), offline=True)
         except UnreadableEvidence:
             assert pos < 8, f"byte {pos} made the PDF unreadable"  # only the %PDF- header may do that
             continue
@@ -415,17 +375,17 @@ def test_changed_byte_in_embedded_data_stream_is_tampered(issued_samples: dict[s
     from licence_svc.services.verifying import check_pdf
 
     pdf = issued_samples["id_card"].pdf
-    start, end = _stream_span(pdf, _embedded_file_id(pdf))
-    report = check_pdf(platform, _flip(pdf, _solid(pdf, (start + end) // 2)), offline=True)
+    start, end = embedded_stream_span(pdf)
+    report = check_pdf(platform, flip(pdf, _solid(pdf, (start + end) // 2)), offline=True)
     assert report.verdict == "tampered"
     assert any("does not match the document bytes" in r for r in report.reasons), report.reasons
 
 
 def test_changed_byte_in_embedded_data_stream_on_the_command_line(cli_issued: Callable[[str], CliIssued], cli: Callable[..., Any], workdir: Path) -> None:
     issued = cli_issued("degree_certificate")
-    start, end = _stream_span(issued.pdf, _embedded_file_id(issued.pdf))
+    start, end = embedded_stream_span(issued.pdf)
     bad = workdir / "tampered-attachment.pdf"
-    bad.write_bytes(_flip(issued.pdf, _solid(issued.pdf, (start + end) // 2)))
+    bad.write_bytes(flip(issued.pdf, _solid(issued.pdf, (start + end) // 2)))
     proc = cli("verify", "--json", str(bad))
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
@@ -484,72 +444,10 @@ def test_incremental_updates_are_tampered(update: Callable[[bytes], bytes], offl
 # -- re-signed with certificates the platform never issued -----------------------------------
 
 
-def _self_signed(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, subject: x509.Name, *, ca: bool, eku: bool = False) -> x509.Certificate:
-    now = datetime.now(timezone.utc)
-    builder = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if eku:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-    return builder.sign(key, hashes.SHA256())
-
-
-def _pk(key: Any) -> Any:
-    from asn1crypto import keys as asn1_keys
-
-    return asn1_keys.PrivateKeyInfo.load(key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-
-
-def _unsigned_page(issued_pdf: bytes) -> tuple[bytes, bytes]:
-    """A fresh copy of the licence page (same data, same genuine QR) and its licence.json, never signed."""
-    from licence_svc.core.kinds import get_kind
-    from licence_svc.core.render import RenderRequest, render_pdf
-
-    root = PdfFileReader(io.BytesIO(issued_pdf)).root
-    attachment = bytes(root["/AF"][0].get_object()["/EF"]["/F"].data)
-    doc = json.loads(attachment)
-    page = render_pdf(
-        RenderRequest(
-            kind=get_kind(doc["kind"]),
-            data=doc["data"],
-            identifier=doc["identifier"],
-            issuer_name=doc["issuer"]["name"],
-            issued_on=datetime.fromisoformat(doc["issued_at"]).date(),
-            qr_text=doc["qr_text"],
-        )
-    )
-    return page, attachment
-
-
-def _certify_with(page: bytes, attachment: bytes, *, key: Any, cert: x509.Certificate, tsa: tuple[Any, x509.Certificate] | None) -> bytes:
-    """What a forger does with pyhanko alone: attach the genuine data and certify with their own key."""
-    writer = IncrementalPdfFileWriter(io.BytesIO(page))
-    embed_file(
-        writer,
-        FileSpec(
-            file_spec_string="licence.json",
-            file_name="licence.json",
-            embedded_data=EmbeddedFileObject.from_file_data(writer, data=attachment, mime_type="application/json", params=EmbeddedFileParams()),
-            af_relationship=generic.NameObject("/Data"),
-        ),
-    )
-    signer = signers.SimpleSigner(signing_cert=_asn1(cert), signing_key=_pk(key), cert_registry=None)  # type: ignore[arg-type]
-    timestamper = DummyTimeStamper(tsa_cert=_asn1(tsa[1]), tsa_key=_pk(tsa[0])) if tsa else None
-    meta = signers.PdfSignatureMetadata(
-        field_name="LicenceSignature", md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES,
-        certify=True, docmdp_permissions=fields.MDPPerm.NO_CHANGES,
-    )
-    out = io.BytesIO()
-    signers.PdfSigner(meta, signer=signer, timestamper=timestamper).sign_pdf(writer, output=out)
-    return out.getvalue()
-
-
 @pytest.fixture(scope="module")
 def forged_pdf(issued_samples: dict[str, Any]) -> bytes:
     """The id_card licence re-made and certified by a self-signed certificate that copies the department's name."""
-    page, attachment = _unsigned_page(issued_samples["id_card"].pdf)
+    page, attachment = unsigned_page(issued_samples["id_card"].pdf)
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name(
         [
@@ -559,8 +457,8 @@ def forged_pdf(issued_samples: dict[str, Any]) -> bytes:
         ]
     )
     tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    tsa = (tsa_key, _self_signed(tsa_key, x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "TSA")]), ca=False, eku=True))
-    return _certify_with(page, attachment, key=key, cert=_self_signed(key, subject, ca=False), tsa=tsa)
+    tsa = (tsa_key, self_signed(tsa_key, x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "TSA")]), ca=False, eku=True))
+    return certify_with(page, attachment, key=key, cert=self_signed(key, subject, ca=False), tsa=tsa)
 
 
 def test_self_signed_copy_is_not_valid(forged_pdf: bytes, platform: Any) -> None:
@@ -603,7 +501,7 @@ def test_copy_signed_with_a_look_alike_department_pki_is_not_valid(issued_sample
     from licence_svc.services.verifying import check_pdf
 
     now = datetime.now(timezone.utc)
-    page, attachment = _unsigned_page(issued_samples["driving_licence"].pdf)
+    page, attachment = unsigned_page(issued_samples["driving_licence"].pdf)
     root_key = pki.new_ec_key()
     root = pki.make_root(root_key, now=now)
     dept_key = pki.new_ec_key()

@@ -1,23 +1,23 @@
 """Fixtures for the browser tests: a real gunicorn serving the session's platform, and headless
-Chromium driven by playwright. Imported by test_browser.py (this is not a conftest.py)."""
+Chromium driven by playwright. Imported by test_browser.py and test_holder_browser.py (this is not
+a conftest.py); they import the autouse ``_set_up_while_gunicorn_boots`` too, which orders set-up."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.http.live_server import GUNICORN, ROOT, start_gunicorn, stop, wait_healthy
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -32,12 +32,6 @@ CHROMIUM_ARGS = [
 FONTS_DIR = ROOT / "licence_svc" / "fonts"
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class LiveServer:
     origin: str  # http://127.0.0.1:<port>
@@ -48,46 +42,12 @@ class LiveServer:
     def url(self, path: str) -> str:
         return self.origin + path
 
-    def log_tail(self, chars: int = 4000) -> str:
-        try:
-            return self.log.read_text(encoding="utf-8", errors="replace")[-chars:]
-        except OSError:
-            return ""
-
 
 WORKERS = 2
 READY = "test-worker-ready"
 # post_worker_init runs once a worker has built the app (create_app: schema check, keys): counting
 # these lines tells that every worker is past start-up, which /healthz alone does not.
 GUNICORN_CONF = f"def post_worker_init(worker):\n    print('{READY}', worker.pid, flush=True)\n"
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
-        try:
-            if log.read_text(errors="replace").count(READY) >= WORKERS:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-        except Exception as exc:  # noqa: BLE001 - not up yet
-            last = exc
-        time.sleep(0.2)
-    raise RuntimeError(f"gunicorn not healthy after {timeout:.0f} s ({last}):\n{log.read_text(errors='replace')[-4000:]}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -98,38 +58,55 @@ def gunicorn_started(platform: Any, platform_env: dict[str, str], tmp_path_facto
     LICENCE_BASE_URL points at the server itself, and the ``platform`` it carries issues with that
     base URL, so an issued licence's QR text is a link a browser can open.
     """
-    gunicorn = Path(sys.executable).parent / "gunicorn"
-    if not gunicorn.exists():
+    if not GUNICORN.exists():
         pytest.fail(f"gunicorn not installed next to {sys.executable}")
-    port = free_port()
-    origin = f"http://127.0.0.1:{port}"
-    env = {**os.environ, **platform_env, "LICENCE_BASE_URL": origin}
     work = tmp_path_factory.mktemp("gunicorn")
     log = work / "gunicorn.log"
     conf = work / "gunicorn_conf.py"
     conf.write_text(GUNICORN_CONF, encoding="utf-8")
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(gunicorn), "--config", str(conf), "--workers", str(WORKERS), "--worker-class", "sync",
-             "--bind", f"127.0.0.1:{port}", "--timeout", "60", "--graceful-timeout", "5", "--no-control-socket", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # a Ctrl-C in the terminal does not reach it; we stop it
-        )
+    options = ("--config", str(conf), "--worker-class", "sync", "--timeout", "60", "--graceful-timeout", "5")
+    origin, proc = start_gunicorn(platform_env, workers=WORKERS, log=log, options=options)
     try:
         here = dataclasses.replace(platform, settings=dataclasses.replace(platform.settings, base_url=origin))
         yield LiveServer(origin, proc, log, here)
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 @pytest.fixture(scope="module")
 def live_server(gunicorn_started: LiveServer) -> LiveServer:
     """The gunicorn server, once both workers have built the app and GET /healthz answers (30 s at most)."""
-    _wait_healthy(gunicorn_started.origin + "/healthz", gunicorn_started.process, gunicorn_started.log)
+    log = gunicorn_started.log
+
+    def workers_ready() -> bool:
+        return log.read_text(errors="replace").count(READY) >= WORKERS
+
+    wait_healthy(gunicorn_started.origin, gunicorn_started.process, log, ready=workers_ready)
     return gunicorn_started
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _set_up_while_gunicorn_boots(gunicorn_started: LiveServer, browser: Any, live_server: LiveServer) -> None:
+    """Order of module set-up: start gunicorn, launch the browser while its workers boot, then wait
+    for them. Licences are issued only once both workers are up: a worker's start-up (create_app ->
+    create_schema) racing an issue deadlocks on PostgreSQL (see the report in test_browser.py's
+    docstring). Autouse in every module that imports it."""
+
+
+def in_a_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a service call in a worker thread: playwright's sync API keeps an asyncio loop running in
+    this thread, and PDF signing (pyhanko) calls asyncio.run, which refuses to run inside one."""
+    from licence_svc.storage.db import database
+
+    def call() -> Any:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if not database.is_closed():
+                database.close()  # this thread's connection
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result(timeout=120)
 
 
 def _fontconfig(tmp: Path) -> Path:

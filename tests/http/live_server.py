@@ -16,7 +16,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,31 +86,73 @@ def call(
             return Answer(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
 
 
-def _log_tail(log: Path, chars: int = 4000) -> str:
+def log_tail(log: Path, chars: int = 4000) -> str:
+    """The last ``chars`` characters of a server log ("" if it cannot be read)."""
     try:
         return log.read_text(encoding="utf-8", errors="replace")[-chars:]
     except OSError:
         return ""
 
 
-def _wait_healthy(origin: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+def start_gunicorn(
+    platform_env: Mapping[str, str],
+    *,
+    workers: int,
+    log: Path,
+    options: Sequence[str] = ("--timeout", "120", "--graceful-timeout", "3"),
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """Start ``gunicorn --workers N --bind 127.0.0.1:<free port> <options> wsgi:app`` from the project
+    root on the platform of ``platform_env`` (over os.environ), with LICENCE_BASE_URL pointing at
+    itself and its output in ``log``; return its origin (``http://127.0.0.1:<port>``) and process
+    without waiting for it. Raises RuntimeError if gunicorn is not installed next to Python."""
+    if not GUNICORN.exists():
+        raise RuntimeError(f"gunicorn not installed next to {sys.executable}")
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    env = {**os.environ, **platform_env, "LICENCE_BASE_URL": origin}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(GUNICORN), "--workers", str(workers), "--bind", f"127.0.0.1:{port}", *options, "--no-control-socket", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a Ctrl-C in the terminal does not reach it; we stop it
+        )
+    return origin, proc
+
+
+def wait_healthy(
+    origin: str,
+    proc: subprocess.Popen[bytes],
+    log: Path,
+    *,
+    timeout: float = HEALTH_TIMEOUT,
+    ready: Callable[[], bool] | None = None,
+) -> None:
+    """Return once ``ready()`` (if given) is true and GET /healthz answers 200. Raises RuntimeError,
+    with the end of the log, if the server exits or is not healthy within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {proc.returncode}:\n{_log_tail(log)}")
-        try:
-            answer = call("GET", origin + "/healthz", timeout=2)
-            if answer.status == 200:
-                return
-            last = f"HTTP {answer.status}"
-        except OSError as exc:  # refused or reset: not up yet
-            last = exc
+            raise RuntimeError(f"gunicorn exited with {proc.returncode}:\n{log_tail(log)}")
+        if ready is not None and not ready():
+            last = "not ready"
+        else:
+            try:
+                answer = call("GET", origin + "/healthz", timeout=2)
+                if answer.status == 200:
+                    return
+                last = f"HTTP {answer.status}"
+            except OSError as exc:  # refused or reset: not up yet
+                last = exc
         time.sleep(0.2)
-    raise RuntimeError(f"gunicorn not healthy after {timeout:.0f} s ({last}):\n{_log_tail(log)}")
+    raise RuntimeError(f"gunicorn not healthy after {timeout:.0f} s ({last}):\n{log_tail(log)}")
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 15 s."""
     if proc.poll() is not None:
         return
     proc.terminate()
@@ -134,29 +176,15 @@ def live_server(
     origin (``http://127.0.0.1:<port>``) once GET /healthz answers 200, and stop it afterwards
     (SIGTERM, then SIGKILL after 15 s). Raises RuntimeError, with the server's log, if it does not
     come up within 30 s; the log (a temporary file) is written to stderr and kept when the block fails."""
-    if not GUNICORN.exists():
-        raise RuntimeError(f"gunicorn not installed next to {sys.executable}")
-    port = free_port()
-    origin = f"http://127.0.0.1:{port}"
-    full_env = {**os.environ, **platform_env, **(env or {}), "LICENCE_BASE_URL": origin}
     log = Path(tempfile.mkstemp(prefix="gunicorn-", suffix=".log", dir=log_dir)[1])
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(GUNICORN), "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-             "--timeout", "120", "--graceful-timeout", "3", "--no-control-socket", "wsgi:app"],
-            cwd=ROOT,
-            env=full_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    origin, proc = start_gunicorn({**platform_env, **(env or {})}, workers=workers, log=log)
     try:
-        _wait_healthy(origin, proc, log, HEALTH_TIMEOUT)
+        wait_healthy(origin, proc, log)
         yield origin
     except BaseException:
-        sys.stderr.write(f"--- gunicorn log ({log}) ---\n{_log_tail(log)}\n")
+        sys.stderr.write(f"--- gunicorn log ({log}) ---\n{log_tail(log)}\n")
         raise
     else:
         log.unlink(missing_ok=True)  # kept only when something went wrong
     finally:
-        _stop(proc)
+        stop(proc)

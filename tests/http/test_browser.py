@@ -12,15 +12,14 @@ as Unavailable (or the worker fails to boot). The fixtures issue only after both
 from __future__ import annotations
 
 import json
-import re
-from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.http.conftest_browser import LiveServer, browser, gunicorn_started, live_server  # noqa: F401  (fixtures)
+from tests.helpers import byte_range
+from tests.http.conftest_browser import LiveServer, _set_up_while_gunicorn_boots, browser, gunicorn_started, in_a_thread, live_server  # noqa: F401  (fixtures)
 
 PHONE = {"width": 390, "height": 844}
 GREEN = "rgb(30, 132, 73)"  # --green in templates/base.html
@@ -37,28 +36,12 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("screenshots")
 
 
-def _in_a_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run a service call in a worker thread: playwright's sync API keeps an asyncio loop running in
-    this thread, and PDF signing (pyhanko) calls asyncio.run, which refuses to run inside one."""
-    from licence_svc.storage.db import database
-
-    def call() -> Any:
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            if not database.is_closed():
-                database.close()  # this thread's connection
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(call).result(timeout=120)
-
-
 def _issue_id_card(live_server: LiveServer, departments: dict[str, str]) -> Any:
     """A fresh identity card whose QR text links to the live server."""
     from licence_svc.services.issuing import issue
 
     data = json.loads((SAMPLES / "id_card.json").read_text(encoding="utf-8"))
-    issued = _in_a_thread(issue, live_server.platform, kind="id_card", data=data, department=departments["id_card"])
+    issued = in_a_thread(issue, live_server.platform, kind="id_card", data=data, department=departments["id_card"])
     assert issued.qr_text.upper().startswith(live_server.origin.upper() + "/V/"), issued.qr_text
     return issued
 
@@ -75,15 +58,8 @@ def revoked_card(live_server: LiveServer, departments: dict[str, str]) -> Any:  
     from licence_svc.services import lifecycle
 
     issued = _issue_id_card(live_server, departments)
-    _in_a_thread(lifecycle.revoke, issued.identifier, reason="测试吊销", actor="test")
+    in_a_thread(lifecycle.revoke, issued.identifier, reason="测试吊销", actor="test")
     return issued
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _set_up_while_gunicorn_boots(gunicorn_started: LiveServer, browser: Any, live_server: LiveServer) -> None:  # noqa: F811
-    """Order of module set-up: start gunicorn, launch the browser while its workers boot, then wait
-    for them. Licences are issued only once both workers are up: a worker's start-up (create_app ->
-    create_schema) racing an issue deadlocks on PostgreSQL (see the report in the module docstring)."""
 
 
 @pytest.fixture()
@@ -134,9 +110,7 @@ def only_local(requests: list[str], origin: str) -> None:
 def tamper_one_signed_byte(pdf: bytes) -> bytes:
     """Change one byte of the document info's /Creator text: inside the first signed byte range,
     and the file still parses."""
-    m = re.search(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", pdf)
-    assert m, "no /ByteRange in the PDF"
-    a, b, c, d = map(int, m.groups())
+    a, b, _, _ = byte_range(pdf)
     pos = pdf.rindex(b"/Creator (", 0, a + b) + len(b"/Creator (") + 2
     assert a <= pos < a + b
     buf = bytearray(pdf)

@@ -14,14 +14,12 @@ which this test relies on (it would fail at the first page after sign-in otherwi
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.http.conftest_browser import LiveServer, browser, gunicorn_started, live_server  # noqa: F401  (fixtures)
+from tests.http.conftest_browser import LiveServer, _set_up_while_gunicorn_boots, browser, gunicorn_started, in_a_thread, live_server  # noqa: F401  (fixtures)
 from tests.http.live_server import call
 from tests.http.test_holder_pages import PASSWORD, person_id
 
@@ -29,28 +27,6 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 375, "height": 812}}
 WINDOW_NAME = "示例市政务服务中心综合窗口（演示）"
 NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
-
-
-def _in_a_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """A service call off playwright's thread: PDF signing runs asyncio.run, which refuses to run
-    inside the event loop playwright's sync API keeps in this one."""
-    from licence_svc.storage.db import database
-
-    def run() -> Any:
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            if not database.is_closed():
-                database.close()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result(timeout=120)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _set_up_while_gunicorn_boots(gunicorn_started: LiveServer, browser: Any, live_server: LiveServer) -> None:  # noqa: F811
-    """Start gunicorn, launch the browser while it boots, then wait: issue only once both workers
-    are up (see test_browser.py on start-up racing an issue on PostgreSQL)."""
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +48,7 @@ def test_holder_claims_downloads_shares_and_sees_the_window_use_it(
 
     holder = person_id()
     data = json.loads((SAMPLES / "id_card.json").read_text(encoding="utf-8")) | {"id_number": holder}
-    issued = _in_a_thread(issue, live_server.platform, kind="id_card", data=data, department=departments["id_card"])
+    issued = in_a_thread(issue, live_server.platform, kind="id_card", data=data, department=departments["id_card"])
     claim_code = dict(issued.claim_codes)[holder]
     window = demo_code(DEMO_WINDOW[0])
     phone = size == "phone"

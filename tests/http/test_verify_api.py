@@ -14,25 +14,19 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import cbor2
 import pytest
-from asn1crypto import keys as asn1_keys
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from PIL import Image
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.embed import EmbeddedFileObject, EmbeddedFileParams, FileSpec, embed_file
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign import fields, signers
 
 from licence_svc.core import cose
 from licence_svc.core.identifiers import new_licence_id
@@ -47,6 +41,7 @@ from licence_svc.services.verifying import check_pdf, check_qr
 from licence_svc.storage.models import Department
 from licence_svc.web import MAX_REQUEST_BYTES
 from licence_svc.web.verify_api import MAX_PDF_BYTES
+from tests.helpers import byte_range, certify_with, embedded_stream_span, flip, self_signed, unsigned_page
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 KINDS = ("id_card", "household_register", "degree_certificate", "driving_licence", "business_licence")
@@ -160,34 +155,6 @@ def assert_problem(resp: Any, status: int, detail: str | None = None) -> dict[st
 def claims_of(text: str) -> tuple[cose.Sign1, Claims]:
     msg = cose.parse_sign1(payload_from_text(text))
     return msg, Claims.from_cbor(msg.payload)
-
-
-def byte_range(pdf: bytes) -> tuple[int, int, int, int]:
-    m = re.search(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", pdf)
-    assert m is not None
-    a, b, c, d = (int(x) for x in m.groups())
-    return a, b, c, d
-
-
-def embedded_stream_span(pdf: bytes) -> tuple[int, int]:
-    """Offsets of the stream data of the embedded licence.json."""
-    root = PdfFileReader(io.BytesIO(pdf)).root
-    idnum = root["/AF"][0].get_object()["/EF"].raw_get("/F").idnum
-    start = pdf.rfind(b"\n%d 0 obj" % idnum)
-    data = pdf.index(b"stream", pdf.index(b">>", start)) + len(b"stream")
-    while pdf[data : data + 1] in (b"\r", b"\n"):
-        data += 1
-    return data, pdf.index(b"endstream", data)
-
-
-def flip(pdf: bytes, pos: int) -> bytes:
-    """Change one byte into another that is not whitespace either."""
-    buf = bytearray(pdf)
-    for mask in (0x01, 0x02, 0x04):
-        if buf[pos] ^ mask not in b" \r\n\t\x0c\x00":
-            buf[pos] ^= mask
-            return bytes(buf)
-    raise AssertionError("unreachable")
 
 
 def png_claiming(width: int, height: int) -> bytes:
@@ -396,62 +363,14 @@ def test_pdf_with_an_incremental_update_is_tampered(client: Any, issued_samples:
     assert_verdict(report, "tampered", "pdf_integrity", "whole file|modified after signing")
 
 
-def _self_signed(key: ec.EllipticCurvePrivateKey, name: str) -> x509.Certificate:
-    subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"), x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.now(timezone.utc)
-    return (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-
-
 def _resigned_copy(issued_pdf: bytes) -> bytes:
     """What a forger does with pyhanko alone: render the page again (genuine data and QR), attach the
     genuine licence.json, and certify it with a self-made certificate in the department's name."""
-    from licence_svc.core.kinds import get_kind
-    from licence_svc.core.render import RenderRequest, render_pdf
-
-    root = PdfFileReader(io.BytesIO(issued_pdf)).root
-    attachment = bytes(root["/AF"][0].get_object()["/EF"]["/F"].data)
-    doc = json.loads(attachment)
-    page = render_pdf(
-        RenderRequest(
-            kind=get_kind(doc["kind"]),
-            data=doc["data"],
-            identifier=doc["identifier"],
-            issuer_name=doc["issuer"]["name"],
-            issued_on=datetime.fromisoformat(doc["issued_at"]).date(),
-            qr_text=doc["qr_text"],
-        )
-    )
-    writer = IncrementalPdfFileWriter(io.BytesIO(page))
-    embed_file(
-        writer,
-        FileSpec(
-            file_spec_string="licence.json",
-            file_name="licence.json",
-            embedded_data=EmbeddedFileObject.from_file_data(writer, data=attachment, mime_type="application/json", params=EmbeddedFileParams()),
-            af_relationship=generic.NameObject("/Data"),
-        ),
-    )
+    page, attachment = unsigned_page(issued_pdf)
+    name = f"{json.loads(attachment)['issuer']['name']}电子证照签章"
+    subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"), x509.NameAttribute(NameOID.COMMON_NAME, name)])
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = _self_signed(key, f"{doc['issuer']['name']}电子证照签章")
-    signer = signers.SimpleSigner(
-        signing_cert=asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
-        signing_key=asn1_keys.PrivateKeyInfo.load(
-            key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        ),
-        cert_registry=None,  # type: ignore[arg-type]
-    )
-    meta = signers.PdfSignatureMetadata(
-        field_name="LicenceSignature", md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES,
-        certify=True, docmdp_permissions=fields.MDPPerm.NO_CHANGES,
-    )
-    out = io.BytesIO()
-    signers.PdfSigner(meta, signer=signer).sign_pdf(writer, output=out)
-    return out.getvalue()
+    return certify_with(page, attachment, key=key, cert=self_signed(key, subject, ca=False), tsa=None)
 
 
 def test_pdf_re_signed_with_a_self_made_certificate_is_not_valid(client: Any, issued_samples: dict[str, Any]) -> None:

@@ -39,6 +39,7 @@ from licence_svc.services.issuing import issue
 from licence_svc.services.setup import DEMO_WINDOW, demo_code
 from licence_svc.services.verifying import check_pdf
 from licence_svc.storage.models import Department, Licence, Redemption, ShareGrant
+from tests.helpers import byte_range, flip
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 BEIJING = timezone(timedelta(hours=8))
@@ -236,8 +237,8 @@ def test_copy_is_signed_by_the_platform_and_embeds_the_copy_section(platform: An
     assert str(signature.sig_object["/Reason"]) == "加注件签章"
     report = check_pdf(platform, copy.pdf)
     authorised = [c for c in report.checks if c.name == "issuer_authorised"][-1]  # after the QR signer's
-    assert authorised.passed and "加注件由" + annotate.PLATFORM_NAME in authorised.reason_zh
-    assert authorised.reason == f"annotated copy signed by {annotate.PLATFORM_NAME}"
+    assert authorised.passed and "加注件由" + annotate.COPY_SIGNER_NAME in authorised.reason_zh
+    assert authorised.reason == f"annotated copy signed by {annotate.COPY_SIGNER_NAME}"
 
 
 @pytest.mark.parametrize("kind", ["business_licence", "household_register"])
@@ -268,22 +269,12 @@ def test_copy_is_fast(make_copy: Callable[..., Copy]) -> None:
 # -- what must fail -----------------------------------------------------------------------------
 
 
-def _flip(pdf: bytes, pos: int) -> bytes:
-    buf = bytearray(pdf)
-    for mask in (0x01, 0x02, 0x04):
-        if buf[pos] ^ mask not in b" \r\n\t\x0c\x00":
-            buf[pos] ^= mask
-            return bytes(buf)
-    raise AssertionError("unreachable")
-
-
 def test_tamper_twin(platform: Any, make_copy: Callable[..., Copy]) -> None:
     copy = make_copy()
     assert check_pdf(platform, copy.pdf).verdict == "valid"
-    m = re.search(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)", copy.pdf)
-    assert m
-    for pos in (int(m.group(2)) // 2, int(m.group(2)) // 3):
-        report = check_pdf(platform, _flip(copy.pdf, pos))
+    _, b, _, _ = byte_range(copy.pdf)
+    for pos in (b // 2, b // 3):
+        report = check_pdf(platform, flip(copy.pdf, pos))
         assert report.verdict == "tampered", (pos, failed(report))
 
 

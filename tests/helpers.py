@@ -1,0 +1,139 @@
+"""PDF tamper and forgery helpers shared by the tamper twins (tests/cli, tests/http, tests/services):
+find the signed byte range and a stream's data, change one byte, and re-make a licence the way a
+forger with pyhanko alone would."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.embed import EmbeddedFileObject, EmbeddedFileParams, FileSpec, embed_file
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers
+from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+
+PDF_WHITESPACE = b" \r\n\t\x0c\x00"
+
+
+# -- where the bytes are ------------------------------------------------------------------------
+
+
+def byte_range(pdf: bytes) -> tuple[int, int, int, int]:
+    """The signature's /ByteRange: the signed bytes are [a, a+b) and [c, c+d)."""
+    m = re.search(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", pdf)
+    assert m, "no /ByteRange in the PDF"
+    a, b, c, d = map(int, m.groups())
+    return a, b, c, d
+
+
+def stream_span(pdf: bytes, idnum: int) -> tuple[int, int]:
+    """Start and end offsets of the (latest) stream data of object ``idnum``."""
+    start = pdf.rfind(b"\n%d 0 obj" % idnum)
+    assert start >= 0, f"object {idnum} not found"
+    data = pdf.index(b"stream", pdf.index(b">>", start)) + len(b"stream")
+    while pdf[data : data + 1] in (b"\r", b"\n"):
+        data += 1
+    end = pdf.index(b"endstream", data)
+    return data, end
+
+
+def embedded_file_id(pdf: bytes) -> int:
+    """The object number of the embedded licence.json's stream (the first /AF file)."""
+    root = PdfFileReader(io.BytesIO(pdf)).root
+    spec = root["/AF"][0].get_object()
+    return spec["/EF"].raw_get("/F").idnum  # type: ignore[no-any-return]
+
+
+def embedded_stream_span(pdf: bytes) -> tuple[int, int]:
+    """Offsets of the stream data of the embedded licence.json."""
+    return stream_span(pdf, embedded_file_id(pdf))
+
+
+def flip(pdf: bytes, pos: int) -> bytes:
+    """Change the byte at ``pos`` into another byte that is not whitespace either."""
+    buf = bytearray(pdf)
+    for mask in (0x01, 0x02, 0x04):
+        if (buf[pos] ^ mask) not in PDF_WHITESPACE:
+            buf[pos] ^= mask
+            return bytes(buf)
+    raise AssertionError("unreachable")
+
+
+# -- forgeries: re-signed with certificates the platform never issued ---------------------------
+
+
+def asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def asn1_key(key: Any) -> asn1_keys.PrivateKeyInfo:
+    return asn1_keys.PrivateKeyInfo.load(key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+
+
+def self_signed(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, subject: x509.Name, *, ca: bool, eku: bool = False) -> x509.Certificate:
+    """A self-signed certificate valid from yesterday for a year; ``eku`` makes it a time-stamping one."""
+    now = datetime.now(timezone.utc)
+    builder = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if eku:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+    return builder.sign(key, hashes.SHA256())
+
+
+def unsigned_page(issued_pdf: bytes) -> tuple[bytes, bytes]:
+    """A fresh copy of the licence page (same data, same genuine QR) and its licence.json, never signed."""
+    from licence_svc.core.kinds import get_kind
+    from licence_svc.core.render import RenderRequest, render_pdf
+
+    root = PdfFileReader(io.BytesIO(issued_pdf)).root
+    attachment = bytes(root["/AF"][0].get_object()["/EF"]["/F"].data)
+    doc = json.loads(attachment)
+    page = render_pdf(
+        RenderRequest(
+            kind=get_kind(doc["kind"]),
+            data=doc["data"],
+            identifier=doc["identifier"],
+            issuer_name=doc["issuer"]["name"],
+            issued_on=datetime.fromisoformat(doc["issued_at"]).date(),
+            qr_text=doc["qr_text"],
+        )
+    )
+    return page, attachment
+
+
+def certify_with(page: bytes, attachment: bytes, *, key: Any, cert: x509.Certificate, tsa: tuple[Any, x509.Certificate] | None) -> bytes:
+    """What a forger does with pyhanko alone: attach the genuine data and certify with their own key
+    (and, with ``tsa`` = (key, certificate), their own time-stamp)."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(page))
+    embed_file(
+        writer,
+        FileSpec(
+            file_spec_string="licence.json",
+            file_name="licence.json",
+            embedded_data=EmbeddedFileObject.from_file_data(writer, data=attachment, mime_type="application/json", params=EmbeddedFileParams()),
+            af_relationship=generic.NameObject("/Data"),
+        ),
+    )
+    signer = signers.SimpleSigner(signing_cert=asn1_cert(cert), signing_key=asn1_key(key), cert_registry=None)  # type: ignore[arg-type]
+    timestamper = DummyTimeStamper(tsa_cert=asn1_cert(tsa[1]), tsa_key=asn1_key(tsa[0])) if tsa else None
+    meta = signers.PdfSignatureMetadata(
+        field_name="LicenceSignature", md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES,
+        certify=True, docmdp_permissions=fields.MDPPerm.NO_CHANGES,
+    )
+    out = io.BytesIO()
+    signers.PdfSigner(meta, signer=signer, timestamper=timestamper).sign_pdf(writer, output=out)
+    return out.getvalue()
