@@ -3,26 +3,19 @@ by default or on PostgreSQL when DATABASE_URL is set."""
 
 from __future__ import annotations
 
-import copy
-import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
+from tests.helpers import ROOT, SAMPLES, load_sample  # noqa: F401  (SAMPLES: re-exported)
+
 KINDS = ("id_card", "household_register", "degree_certificate", "driving_licence", "business_licence")
 
 os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", "/tmp/licence-hypothesis")
-
-
-def load_sample(kind: str) -> dict[str, Any]:
-    return copy.deepcopy(json.loads((SAMPLES / f"{kind}.json").read_text(encoding="utf-8")))
 
 
 @pytest.fixture()
@@ -89,11 +82,12 @@ def issued_samples(platform: Any, departments: dict[str, str]) -> dict[str, Any]
     return {k: issue(platform, kind=k, data=load_sample(k), department=departments[k]) for k in KINDS}
 
 
-@pytest.fixture()
+@pytest.fixture(scope="session")
 def run_cli(platform_env: dict[str, str], platform: Any) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run the real `python cli.py ...` in a subprocess against the session's platform."""
+    """Run the real `python cli.py ...` in a subprocess against the session's platform (``env`` adds
+    to its environment); usable from module-scoped fixtures too."""
 
-    def run(*args: str, env: dict[str, str] | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, env: dict[str, str] | None = None, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         full_env = {**os.environ, **platform_env, **(env or {})}
         proc = subprocess.run(
             [sys.executable, str(ROOT / "cli.py"), *args],
@@ -101,7 +95,7 @@ def run_cli(platform_env: dict[str, str], platform: Any) -> Callable[..., subpro
             text=True,
             env=full_env,
             cwd=ROOT,
-            timeout=120,
+            timeout=timeout,
         )
         if check and proc.returncode != 0:
             raise AssertionError(f"cli {args} exited {proc.returncode}: {proc.stderr}")

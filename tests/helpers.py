@@ -1,14 +1,22 @@
-"""PDF tamper and forgery helpers shared by the tamper twins (tests/cli, tests/http, tests/services):
-find the signed byte range and a stream's data, change one byte, and re-make a licence the way a
-forger with pyhanko alone would."""
+"""Helpers shared by the tests: the sample records; fresh valid id numbers, credit codes and client
+addresses; a scratch platform environment of its own; and the PDF tamper and forgery helpers of the
+tamper twins (find the signed byte range and a stream's data, change one byte, and re-make a licence
+the way a forger with pyhanko alone would)."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
@@ -23,7 +31,92 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
+from licence_svc.core.checkdigits import CREDIT_ALPHABET, credit_code_check_char, id_number_check_char
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
 PDF_WHITESPACE = b" \r\n\t\x0c\x00"
+
+
+# -- sample records and fresh identities ---------------------------------------------------------
+
+
+def load_sample(kind: str) -> dict[str, Any]:
+    """A fresh, valid record of a kind from samples/ (check digits right), safe to modify."""
+    return json.loads((SAMPLES / f"{kind}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def person_id(birth: str = "19900307", male: bool = True) -> str:
+    """A fresh, valid citizen id number for someone born on ``birth`` (YYYYMMDD; the sample id card's
+    by default) of the given sex: a random area code and sequence, so unique within a session."""
+    first17 = f"{secrets.randbelow(900000) + 100000}{birth}{secrets.randbelow(100):02d}{secrets.choice('13579' if male else '02468')}"
+    return first17 + id_number_check_char(first17)
+
+
+def person() -> tuple[str, str, str]:
+    """(id number, birth date YYYY-MM-DD, sex 男/女) of a new, valid and almost certainly unique person."""
+    birth = f"{secrets.randbelow(25) + 1960}-{secrets.randbelow(12) + 1:02d}-{secrets.randbelow(28) + 1:02d}"
+    male = secrets.randbelow(2) == 0
+    return person_id(birth.replace("-", ""), male), birth, "男" if male else "女"
+
+
+def credit_code() -> str:
+    """A fresh, valid unified social credit code (a new department or company)."""
+    first17 = "91110101" + "".join(secrets.choice(CREDIT_ALPHABET) for _ in range(9))
+    return first17 + credit_code_check_char(first17)
+
+
+def code_for(issued: Any, holder: str) -> str:
+    """The claim code an issue result handed to ``holder``."""
+    return dict(issued.claim_codes)[holder]  # type: ignore[no-any-return]
+
+
+def client_address() -> str:
+    """A client address of its own, so sign-in failures counted in one test do not throttle another."""
+    return f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+
+
+# -- a platform of a test's own -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """A scratch platform's environment and database (see :func:`scratch_env`)."""
+
+    env: dict[str, str]  # the whole environment for its subprocesses: no LICENCE_* of the session's
+    url: str  # its DATABASE_URL
+    sqlite_file: Path | None  # SQLite: the database file
+    pg_name: str | None  # PostgreSQL: the database's name
+    pg_admin_url: str | None  # PostgreSQL: the session's database, to create, alter and drop it from
+
+
+@contextmanager
+def scratch_env(tmp: Path, prefix: str) -> Iterator[Scratch]:
+    """Keys, PDF folder and database of a platform of its own under ``tmp``: a SQLite file, or (when the
+    session runs on PostgreSQL) a fresh database ``<prefix>_<random>`` on the same server, dropped after."""
+    session_url = os.environ.get("DATABASE_URL", "")
+    sqlite_file = pg_name = pg_admin_url = None
+    if session_url.startswith("postgres"):
+        import psycopg2
+
+        pg_name, pg_admin_url = f"{prefix}_{secrets.token_hex(6)}", session_url
+        url = urlunsplit(urlsplit(session_url)._replace(path=f"/{pg_name}"))
+        admin = psycopg2.connect(session_url)
+        admin.autocommit = True
+        with admin.cursor() as cur:  # not `with admin`: psycopg2 would open a transaction block
+            cur.execute(f'CREATE DATABASE "{pg_name}"')
+    else:
+        sqlite_file = tmp / "var" / "licences.db"
+        url = f"sqlite:///{sqlite_file}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LICENCE_")}
+    env.update(LICENCE_DATA_DIR=str(tmp / "var"), LICENCE_KEYS_DIR=str(tmp / "keys"), LICENCE_BASE_URL="http://127.0.0.1:8000", DATABASE_URL=url)
+    try:
+        yield Scratch(env, url, sqlite_file, pg_name, pg_admin_url)
+    finally:
+        if pg_name:
+            with admin.cursor() as cur:
+                cur.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+            admin.close()
 
 
 # -- where the bytes are ------------------------------------------------------------------------

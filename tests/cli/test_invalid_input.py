@@ -4,9 +4,7 @@ nothing behind: no register row, no stored PDF, no output file."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,12 +14,7 @@ from typing import Any
 import pytest
 
 from licence_svc.storage.models import Licence
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_sample(kind: str) -> dict[str, Any]:
-    return json.loads((ROOT / "samples" / f"{kind}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+from tests.helpers import load_sample
 
 
 def _bad_id_number(d: dict[str, Any]) -> None:
@@ -72,7 +65,7 @@ class Refusal:
 
 
 @pytest.fixture(scope="module")
-def refusals(platform_env: dict[str, str], platform: Any, departments: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def refusals(run_cli: Callable[..., subprocess.CompletedProcess[str]], platform: Any, departments: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Every case run through `python cli.py issue` (side by side: start-up dominates), with the
     register and PDF store footprint before and after the whole batch."""
     base = tmp_path_factory.mktemp("refusals")
@@ -90,11 +83,9 @@ def refusals(platform_env: dict[str, str], platform: Any, departments: dict[str,
             data_file.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
         out = folder / "out.pdf"
         commands.append((case, folder, out, ("issue", "--kind", kind, "--data", str(data_file), "--department", departments[dept_kind], "--out", str(out))))
-    env = {**os.environ, **platform_env}
-    run = lambda args: subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)  # noqa: E731
     before = _footprint(platform)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        procs = list(pool.map(run, [c[3] for c in commands]))
+        procs = list(pool.map(lambda args: run_cli(*args), [c[3] for c in commands]))
     after = _footprint(platform)
     results = {case: Refusal(proc, folder, out) for (case, folder, out, _), proc in zip(commands, procs)}
     return {"before": before, "after": after, "results": results}

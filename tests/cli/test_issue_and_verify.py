@@ -7,11 +7,9 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import random
 import re
 import subprocess
-import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,9 +39,8 @@ from licence_svc.core.identifiers import parse_licence_id
 from licence_svc.core.kinds import KINDS as KIND_SPECS
 from licence_svc.errors import LicenceError, UnreadableEvidence
 from licence_svc.storage.models import Licence
-from tests.helpers import asn1_cert, byte_range, certify_with, embedded_stream_span, flip, self_signed, stream_span, unsigned_page
+from tests.helpers import SAMPLES, asn1_cert, byte_range, certify_with, embedded_stream_span, flip, load_sample, self_signed, stream_span, unsigned_page
 
-ROOT = Path(__file__).resolve().parents[2]
 KINDS = ("id_card", "household_register", "degree_certificate", "driving_licence", "business_licence")
 B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
@@ -70,17 +67,6 @@ class CliIssued:
     stderr: str
 
 
-def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "cli.py"), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        cwd=ROOT,
-        timeout=120,
-    )
-
-
 def _root_cert(platform_env: dict[str, str]) -> x509.Certificate:
     return x509.load_pem_x509_certificate((Path(platform_env["LICENCE_KEYS_DIR"]) / "root-ca.pem").read_bytes())
 
@@ -93,10 +79,6 @@ def _validate(pdf: bytes, root: x509.Certificate) -> tuple[Any, Any]:
 
 def _root_cert_of_session(platform: Any) -> x509.Certificate:
     return x509.load_pem_x509_certificate(Path(platform.settings.keys_dir, "root-ca.pem").read_bytes())
-
-
-def load_sample(kind: str) -> dict[str, Any]:
-    return json.loads((ROOT / "samples" / f"{kind}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 def _solid(pdf: bytes, pos: int) -> int:
@@ -137,23 +119,17 @@ def _failed_reasons(report: dict[str, Any]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def cli(platform_env: dict[str, str], platform: Any) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Like conftest's run_cli, but usable from module-scoped fixtures."""
-    return lambda *args: _run(platform_env, *args)
-
-
-@pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cli-issue")
 
 
 @pytest.fixture(scope="module")
-def cli_many(platform_env: dict[str, str], platform: Any) -> Callable[..., list[subprocess.CompletedProcess[str]]]:
+def cli_many(run_cli: Callable[..., subprocess.CompletedProcess[str]]) -> Callable[..., list[subprocess.CompletedProcess[str]]]:
     """Run several independent `python cli.py` commands side by side (start-up dominates their cost)."""
 
     def run(*commands: tuple[str, ...]) -> list[subprocess.CompletedProcess[str]]:
         with ThreadPoolExecutor(max_workers=4) as pool:
-            return list(pool.map(lambda args: _run(platform_env, *args), commands))
+            return list(pool.map(lambda args: run_cli(*args), commands))
 
     return run
 
@@ -163,7 +139,7 @@ def cli_issued(cli_many: Callable[..., Any], departments: dict[str, str], workdi
     """Each kind issued from its sample file with the real command line, once per module."""
     outs = {kind: workdir / f"{kind}.pdf" for kind in KINDS}
     procs = cli_many(
-        *[("issue", "--kind", k, "--data", str(ROOT / "samples" / f"{k}.json"), "--department", departments[k], "--out", str(outs[k])) for k in KINDS]
+        *[("issue", "--kind", k, "--data", str(SAMPLES / f"{k}.json"), "--department", departments[k], "--out", str(outs[k])) for k in KINDS]
     )
     issued = {}
     for kind, proc in zip(KINDS, procs):
@@ -325,12 +301,12 @@ def _tamper_positions(pdf: bytes) -> dict[str, int]:
     return positions
 
 
-def test_tampered_pdf_on_the_command_line(cli_issued: Callable[[str], CliIssued], cli: Callable[..., Any], workdir: Path) -> None:
+def test_tampered_pdf_on_the_command_line(cli_issued: Callable[[str], CliIssued], run_cli: Callable[..., Any], workdir: Path) -> None:
     issued = cli_issued("id_card")
     pos = _tamper_positions(issued.pdf)["page content stream"]
     bad = workdir / "tampered-content.pdf"
     bad.write_bytes(flip(issued.pdf, pos))
-    proc = cli("verify", "--json", str(bad))
+    proc = run_cli("verify", "--json", str(bad))
     assert proc.returncode != 0
     report = _json_report(proc)
     assert report["verdict"] == "tampered" and not report["valid"]
@@ -381,12 +357,12 @@ def test_changed_byte_in_embedded_data_stream_is_tampered(issued_samples: dict[s
     assert any("does not match the document bytes" in r for r in report.reasons), report.reasons
 
 
-def test_changed_byte_in_embedded_data_stream_on_the_command_line(cli_issued: Callable[[str], CliIssued], cli: Callable[..., Any], workdir: Path) -> None:
+def test_changed_byte_in_embedded_data_stream_on_the_command_line(cli_issued: Callable[[str], CliIssued], run_cli: Callable[..., Any], workdir: Path) -> None:
     issued = cli_issued("degree_certificate")
     start, end = embedded_stream_span(issued.pdf)
     bad = workdir / "tampered-attachment.pdf"
     bad.write_bytes(flip(issued.pdf, _solid(issued.pdf, (start + end) // 2)))
-    proc = cli("verify", "--json", str(bad))
+    proc = run_cli("verify", "--json", str(bad))
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert _json_report(proc)["verdict"] == "tampered"
@@ -418,12 +394,12 @@ def _incremental_annotation(pdf: bytes) -> bytes:
     return out.getvalue()
 
 
-def test_incremental_update_on_the_command_line(cli_issued: Callable[[str], CliIssued], cli: Callable[..., Any], workdir: Path) -> None:
+def test_incremental_update_on_the_command_line(cli_issued: Callable[[str], CliIssued], run_cli: Callable[..., Any], workdir: Path) -> None:
     issued = cli_issued("business_licence")
     updated = workdir / "incremental.pdf"
     updated.write_bytes(_incremental_root_rewrite(issued.pdf))
     assert updated.read_bytes().startswith(issued.pdf)  # the signed revision is untouched
-    proc = cli("verify", "--json", str(updated))
+    proc = run_cli("verify", "--json", str(updated))
     assert proc.returncode == 1
     report = _json_report(proc)
     assert report["verdict"] == "tampered"
@@ -475,21 +451,21 @@ def test_self_signed_copy_is_not_valid(forged_pdf: bytes, platform: Any) -> None
     assert any("does not chain to the platform root" in r for r in online.reasons)
 
 
-def test_self_signed_copy_on_the_command_line(forged_pdf: bytes, cli: Callable[..., Any], workdir: Path) -> None:
+def test_self_signed_copy_on_the_command_line(forged_pdf: bytes, run_cli: Callable[..., Any], workdir: Path) -> None:
     path = workdir / "forged.pdf"
     path.write_bytes(forged_pdf)
-    proc = cli("verify", "--json", str(path))
+    proc = run_cli("verify", "--json", str(path))
     assert proc.returncode == 1
     report = _json_report(proc)
     assert report["verdict"] in ("untrusted", "forged", "tampered")
     assert any("platform root" in r for r in _failed_reasons(report))
 
 
-def test_self_signed_copy_on_the_command_line_prints_no_traceback(forged_pdf: bytes, cli: Callable[..., Any], workdir: Path) -> None:
+def test_self_signed_copy_on_the_command_line_prints_no_traceback(forged_pdf: bytes, run_cli: Callable[..., Any], workdir: Path) -> None:
     """pyhanko logs an untrusted signer as a warning with a traceback; next to a report it reads like a crash."""
     path = workdir / "forged-quiet.pdf"
     path.write_bytes(forged_pdf)
-    proc = cli("verify", str(path))
+    proc = run_cli("verify", str(path))
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
 

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from licence_svc.errors import ConfigurationError, InsecureKeyFile
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "证照-test-passphrase"
 
 # GB 32100-2015, written from the standard (independent of licence_svc.core.checkdigits).

@@ -8,8 +8,9 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.helpers import SAMPLES
+
 Run = Callable[..., subprocess.CompletedProcess[str]]
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 def test_load_and_list(run_cli: Run) -> None:

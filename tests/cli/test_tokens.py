@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import secrets
 import subprocess
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -20,14 +19,10 @@ from licence_svc.errors import Unauthenticated
 from licence_svc.services import tokens as token_service
 from licence_svc.services.tokens import authenticate
 from licence_svc.storage.models import ALL_MODELS, ApiToken, AuditEvent
+from tests.helpers import client_address as fresh_address  # failed authentications are counted per address
 
 TOKEN = re.compile(r"lic_([0-9a-f]{8})_[A-Za-z0-9_-]{43}")
 Run = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def fresh_address() -> str:
-    """Failed authentications are counted per address in the session's database: one per call."""
-    return f"10.{secrets.randbelow(200) + 20}.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
 
 
 def create(run_cli: Run, *args: str) -> tuple[str, str]:

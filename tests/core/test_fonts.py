@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -13,8 +11,8 @@ from hypothesis import strategies as st
 from licence_svc.core import fonts
 from licence_svc.core.kinds import validate
 from licence_svc.errors import InvalidInput
+from tests.helpers import load_sample
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 @pytest.mark.parametrize("ch", ["张", "䶮", "𠮷", "A", "7", "（", "、", "·", " "])
@@ -62,13 +60,13 @@ def test_runs_cover_the_text_in_order_and_alternate_fonts(text: str) -> None:
 
 
 def test_validation_with_the_font_stack_accepts_the_household_sample() -> None:
-    record = json.loads((SAMPLES / "household_register.json").read_text(encoding="utf-8"))
+    record = load_sample("household_register")
     out = validate("household_register", record, can_render=fonts.can_render)
     assert [m["name"] for m in out["members"]][:2] == ["刘䶮", "王淑𠮷"]
 
 
 def test_validation_with_the_font_stack_refuses_an_unprintable_name() -> None:
-    record = json.loads((SAMPLES / "id_card.json").read_text(encoding="utf-8"))
+    record = load_sample("id_card")
     record["name"] = "张\U0001f600明"  # printable, so only the font check can refuse it
     with pytest.raises(InvalidInput, match=r"data\.name: character U\+1F600 has no glyph"):
         validate("id_card", record, can_render=fonts.can_render)

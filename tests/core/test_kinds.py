@@ -5,10 +5,8 @@ from __future__ import annotations
 import base64
 import copy
 import io
-import json
 import re
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +16,8 @@ from PIL import Image
 
 from licence_svc.core.kinds import KINDS, VEHICLE_CLASSES, get_kind, validate
 from licence_svc.errors import FieldProblem, InvalidInput, LicenceError
+from tests.helpers import load_sample
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 KIND_NAMES = ["id_card", "household_register", "degree_certificate", "driving_licence", "business_licence"]
 
 FEW = settings(max_examples=40, deadline=None, database=None)
@@ -31,10 +29,6 @@ def ref_id_number(first17: str) -> str:
     """A complete ID number from its first 17 digits (GB 11643, written from the spec)."""
     total = sum(int(first17[i]) * REF_ID_WEIGHTS[i] for i in range(17))
     return first17 + "10X98765432"[total % 11]
-
-
-def load_sample(kind: str) -> dict[str, Any]:
-    return json.loads((SAMPLES / f"{kind}.json").read_text(encoding="utf-8"))
 
 
 def make_record(kind: str, **overrides: Any) -> dict[str, Any]:

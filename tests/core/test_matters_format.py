@@ -4,7 +4,6 @@ catalogue is refused with every problem at once, each under its own path."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +13,8 @@ from hypothesis import strategies as st
 from licence_svc.core.kinds import KINDS
 from licence_svc.core.matters import HOLDER_ROLES, format_of, from_stored, parse_catalogue, parse_text
 from licence_svc.errors import InvalidInput
+from tests.helpers import SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 def fields_of(exc: pytest.ExceptionInfo[InvalidInput]) -> dict[str, str]:

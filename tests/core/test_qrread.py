@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import io
-import json
 import random
 import shutil
 import struct
@@ -13,7 +12,6 @@ import subprocess
 import time
 import zlib
 from datetime import date
-from pathlib import Path
 
 import pytest
 import zxingcpp
@@ -27,8 +25,8 @@ from licence_svc.core.qr import qr_png
 from licence_svc.core.qrread import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, ImageTooLarge, _decode, read_qr_from_image
 from licence_svc.core.render import RenderRequest, render_pdf
 from licence_svc.errors import LicenceError, UnreadableEvidence
+from tests.helpers import load_sample
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 _rng = random.Random(20240115)
 QR_TEXT = "HTTP://127.0.0.1:8000/V/" + "".join(_rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(330))
 Transpose = Image.Transpose
@@ -40,7 +38,7 @@ def scan() -> bytes:
     pdftoppm = shutil.which("pdftoppm")
     if pdftoppm is None:
         pytest.skip("pdftoppm (poppler-utils) is not installed")
-    record = json.loads((SAMPLES / "id_card.json").read_text(encoding="utf-8"))
+    record = load_sample("id_card")
     req = RenderRequest(
         kind=KINDS["id_card"],
         data=validate("id_card", record, can_render=fonts.can_render),

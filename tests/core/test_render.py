@@ -4,14 +4,12 @@ on a 150 dpi rendering of each page."""
 from __future__ import annotations
 
 import copy
-import json
 import random
 import re
 import shutil
 import subprocess
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,8 +22,8 @@ from licence_svc.core import fonts
 from licence_svc.core.checkdigits import id_number_check_char
 from licence_svc.core.kinds import KINDS, validate
 from licence_svc.core.render import RenderRequest, render_pdf
+from tests.helpers import load_sample
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 ISSUERS = {
     "id_card": "北京市公安局东城分局",
     "household_register": "北京市公安局东城分局",
@@ -44,10 +42,6 @@ def qr_text(seed: int = 11) -> str:
 
 
 QR_TEXT = qr_text()
-
-
-def load_sample(kind: str) -> dict[str, Any]:
-    return json.loads((SAMPLES / f"{kind}.json").read_text(encoding="utf-8"))
 
 
 def make_request(kind: str, **data_overrides: Any) -> RenderRequest:

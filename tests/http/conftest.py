@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import functools
 import io
-import json
 import shutil
 import subprocess
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from PIL import Image, ImageChops, ImageFilter
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-
-
-def sample_data(kind: str) -> dict[str, Any]:
-    return json.loads((SAMPLES / f"{kind}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+from tests.helpers import load_sample
+from tests.http.contract import API, Contract
 
 
 @pytest.fixture(scope="session")
@@ -37,13 +32,24 @@ def client(app: Any) -> Any:
     return app.test_client()
 
 
+@pytest.fixture(scope="module")
+def contract(app: Any) -> Iterator[Contract]:
+    """The served OpenAPI document (itself checked against what it says), once per module: responses
+    are checked with ``contract.check(resp, method, path)``, which also records what was seen."""
+    resp = app.test_client().get(f"{API}/openapi.json")
+    assert resp.status_code == 200 and resp.mimetype == "application/json"
+    c = Contract(resp.get_json())
+    c.check(resp, "GET", f"{API}/openapi.json")
+    yield c
+
+
 @pytest.fixture()
 def make_licence(platform: Any, departments: dict[str, str]) -> Callable[..., Any]:
     """Issue a fresh licence of ``kind`` (sample data with ``overrides`` applied): for tests that change state."""
     from licence_svc.services.issuing import issue
 
     def make(kind: str, department: str | None = None, **overrides: Any) -> Any:
-        data = {**sample_data(kind), **overrides}
+        data = {**load_sample(kind), **overrides}
         return issue(platform, kind=kind, data=data, department=department or departments[kind])
 
     return make

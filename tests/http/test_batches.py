@@ -10,7 +10,6 @@ import json
 import re
 import time
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +18,8 @@ from licence_svc.core.checkdigits import id_number_check_char
 from licence_svc.services import tokens as token_service
 from licence_svc.services.verifying import check_qr
 from licence_svc.storage.models import Batch, Licence
+from tests.helpers import SAMPLES, load_sample
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 API = "/api/v1/batches"
 PROBLEM = "application/problem+json"
 NDJSON = "application/x-ndjson"
@@ -29,7 +28,7 @@ TIMEOUT = 120.0
 
 def id_card_rows(n: int, *, area: int, tag: str) -> list[dict[str, Any]]:
     """``n`` distinct valid id_card records (check characters right, sex digit odd as the sample's 男)."""
-    base = json.loads((SAMPLES / "id_card.json").read_text(encoding="utf-8"))
+    base = load_sample("id_card")
     base.pop("photo")
     rows = []
     for i in range(n):

@@ -11,14 +11,13 @@ as Unavailable (or the worker fails to boot). The fixtures issue only after both
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import byte_range
+from tests.helpers import byte_range, load_sample
 from tests.http.conftest_browser import LiveServer, _set_up_while_gunicorn_boots, browser, gunicorn_started, in_a_thread, live_server  # noqa: F401  (fixtures)
 
 PHONE = {"width": 390, "height": 844}
@@ -26,7 +25,6 @@ GREEN = "rgb(30, 132, 73)"  # --green in templates/base.html
 RED = "rgb(192, 57, 43)"  # --red
 FULL_NAME, MASKED_NAME = "张晓明", "张*明"
 FULL_ID = "110101199003071233"
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 RESULT_TIMEOUT_MS = 20_000  # a PDF upload is parsed in a sandbox process: the first one starts it
 
 
@@ -40,7 +38,7 @@ def _issue_id_card(live_server: LiveServer, departments: dict[str, str]) -> Any:
     """A fresh identity card whose QR text links to the live server."""
     from licence_svc.services.issuing import issue
 
-    data = json.loads((SAMPLES / "id_card.json").read_text(encoding="utf-8"))
+    data = load_sample("id_card")
     issued = in_a_thread(issue, live_server.platform, kind="id_card", data=data, department=departments["id_card"])
     assert issued.qr_text.upper().startswith(live_server.origin.upper() + "/V/"), issued.qr_text
     return issued

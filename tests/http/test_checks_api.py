@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,33 +13,13 @@ import pytest
 from cryptography import x509
 from hypothesis import HealthCheck, Phase, given, settings
 
-from licence_svc.core.checkdigits import credit_code_check_char, id_number_check_char
 from licence_svc.core.signeddoc import open_document
+from tests.helpers import credit_code, person_id
+from tests.http.contract import bearer
 
 API = "/api/v1"
 PATH = f"{API}/checks"
 PURPOSE = "办理不动产登记，核验申请人信息"
-
-
-def person_id(birth: str = "19900307", male: bool = True) -> str:
-    first17 = f"{secrets.randbelow(900000) + 100000}{birth}{secrets.randbelow(100):02d}{secrets.choice('13579' if male else '02468')}"
-    return first17 + id_number_check_char(first17)
-
-
-def credit_code() -> str:
-    first17 = "91110101" + "".join(secrets.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9))
-    return first17 + credit_code_check_char(first17)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture(scope="module")
-def contract(app: Any) -> Any:
-    from test_openapi import Contract  # the same check of responses against the served document
-
-    return Contract(app.test_client().get(f"{API}/openapi.json").get_json())
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,13 +13,12 @@ from licence_svc.services.claim_codes import ALPHABET, code_hash, normalise
 from licence_svc.services.setup import DEMO_WINDOW, demo_code
 from licence_svc.storage.holders import holders_of, use_claim_code
 from licence_svc.storage.models import ClaimCode
+from tests.helpers import load_sample
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 API = "/api/v1/licences"
 
 
-def sample_data(kind: str) -> dict[str, Any]:
-    return json.loads((SAMPLES / f"{kind}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+sample_data = load_sample
 
 
 def post(client: Any, token: str, path: str, body: Any = None) -> Any:
@@ -103,7 +100,8 @@ def test_cli_reissues_claim_codes(run_cli: Any, client: Any, platform: Any, depa
     assert proc.returncode == 0, proc.stderr
     assert mask_number(sample_data("id_card")["id_number"]) in proc.stderr
     assert sample_data("id_card")["id_number"] not in proc.stderr + proc.stdout
-    assert run_cli("claim-codes", body["identifier"][:-1] + "0").returncode != 0
+    wrong_check = "0" if body["identifier"][-1] != "0" else "1"  # a different check character: no such licence
+    assert run_cli("claim-codes", body["identifier"][:-1] + wrong_check).returncode != 0
 
 
 def test_share_qr_opened_in_a_browser_explains_itself_and_reveals_nothing(client: Any) -> None:

@@ -8,8 +8,6 @@ default, PostgreSQL when DATABASE_URL is set.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -22,7 +20,7 @@ import pytest
 
 from licence_svc.core.identifiers import parse_licence_id
 from licence_svc.storage.models import AuditEvent, IdempotencyKey, Licence
-from tests.http.live_server import ROOT, Answer, call, live_server
+from tests.http.live_server import Answer, call, live_server
 
 KINDS = ("id_card", "household_register", "degree_certificate", "driving_licence", "business_licence")
 REQUESTS = 50
@@ -34,17 +32,6 @@ RETRIES = 10
 def server(platform: Any, platform_env: dict[str, str]) -> Iterator[str]:
     with live_server(platform_env, workers=4) as origin:
         yield origin
-
-
-def audit_verify(platform_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "cli.py"), "audit", "verify"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **platform_env},
-        cwd=ROOT,
-        timeout=120,
-    )
 
 
 def pdf_files(platform: Any) -> set[Path]:
@@ -64,7 +51,7 @@ def fire(n: int, send: Callable[[int], Answer]) -> list[Answer]:
 
 
 def test_fifty_concurrent_issues_are_fifty_licences(
-    server: str, platform: Any, platform_env: dict[str, str], departments: dict[str, str], sample: Callable[[str], dict[str, Any]]
+    server: str, platform: Any, run_cli: Callable[..., Any], departments: dict[str, str], sample: Callable[[str], dict[str, Any]]
 ) -> None:
     rows_before = Licence.select().count()
     files_before = pdf_files(platform)
@@ -102,12 +89,12 @@ def test_fifty_concurrent_issues_are_fifty_licences(
         e.licence for e in AuditEvent.select().where((AuditEvent.licence.in_(idents)) & (AuditEvent.action == "issue"))
     )
     assert issue_events == Counter(idents)
-    proc = audit_verify(platform_env)
+    proc = run_cli("audit", "verify")
     assert proc.returncode == 0 and "audit trail intact" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_concurrent_retries_with_one_idempotency_key_mint_one_licence(
-    server: str, platform: Any, platform_env: dict[str, str], departments: dict[str, str], sample: Callable[[str], dict[str, Any]]
+    server: str, platform: Any, run_cli: Callable[..., Any], departments: dict[str, str], sample: Callable[[str], dict[str, Any]]
 ) -> None:
     kind = "driving_licence"
     dept = departments[kind]
@@ -142,5 +129,5 @@ def test_concurrent_retries_with_one_idempotency_key_mint_one_licence(
     clash = call("POST", server + "/api/v1/licences", token=token, json=other, headers={"Idempotency-Key": key})
     assert clash.status == 409 and clash.content_type == "application/problem+json"
 
-    proc = audit_verify(platform_env)
+    proc = run_cli("audit", "verify")
     assert proc.returncode == 0 and "audit trail intact" in proc.stdout, proc.stdout + proc.stderr

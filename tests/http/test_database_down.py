@@ -16,8 +16,6 @@ then its database is made unreachable under the running server:
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,10 +23,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from tests.helpers import scratch_env
 from tests.http.live_server import ROOT, Answer, call, live_server
 
 INIT = r"""
@@ -62,33 +60,11 @@ def _pg(url: str) -> Any:
 
 @pytest.fixture(scope="module")
 def down_platform(platform_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[DownPlatform]:
-    base = tmp_path_factory.mktemp("down")
-    env = {"LICENCE_DATA_DIR": str(base / "var"), "LICENCE_KEYS_DIR": str(base / "keys"), "LICENCE_BASE_URL": "http://127.0.0.1:8000"}
-    session_url = platform_env.get("DATABASE_URL", "")
-    sqlite_file = pg_name = None
-    if session_url.startswith("postgres"):
-        pg_name = f"licence_down_{secrets.token_hex(4)}"
-        conn = _pg(session_url)
-        with conn.cursor() as cur:  # not `with conn`: psycopg2 would open a transaction block
-            cur.execute(f'CREATE DATABASE "{pg_name}"')
-        conn.close()
-        env["DATABASE_URL"] = urlunsplit(urlsplit(session_url)._replace(path=f"/{pg_name}"))
-    else:
-        sqlite_file = base / "var" / "licences.db"
-        env["DATABASE_URL"] = f"sqlite:///{sqlite_file}"
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-c", INIT], cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=120
-        )
+    with scratch_env(tmp_path_factory.mktemp("down"), "licence_down") as scratch:
+        proc = subprocess.run([sys.executable, "-c", INIT], cwd=ROOT, env=scratch.env, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr[-3000:]
         made = json.loads(proc.stdout.strip().splitlines()[-1])
-        yield DownPlatform(env, made["tokens"], made["departments"], sqlite_file, session_url or None, pg_name)
-    finally:
-        if pg_name:
-            conn = _pg(session_url)
-            with conn.cursor() as cur:
-                cur.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
-            conn.close()
+        yield DownPlatform(scratch.env, made["tokens"], made["departments"], scratch.sqlite_file, scratch.pg_admin_url, scratch.pg_name)
 
 
 @contextmanager

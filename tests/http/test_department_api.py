@@ -15,7 +15,6 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,14 +25,13 @@ from licence_svc.services.claim_codes import code_hash
 from licence_svc.storage.holders import use_claim_code
 from licence_svc.services.tokens import MAX_FAILURES
 from licence_svc.storage.models import ApiToken, AuditEvent, Licence
+from tests.helpers import load_sample
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 API = "/api/v1/licences"
 PROBLEM = "application/problem+json"
 
 
-def sample_data(kind: str) -> dict[str, Any]:
-    return json.loads((SAMPLES / f"{kind}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+sample_data = load_sample
 
 
 def token_id_of(token: str) -> str:

@@ -13,17 +13,16 @@ which this test relies on (it would fail at the first page after sign-in otherwi
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.helpers import load_sample, person_id
 from tests.http.conftest_browser import LiveServer, _set_up_while_gunicorn_boots, browser, gunicorn_started, in_a_thread, live_server  # noqa: F401  (fixtures)
 from tests.http.live_server import call
-from tests.http.test_holder_pages import PASSWORD, person_id
+from tests.http.test_holder_pages import PASSWORD
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 375, "height": 812}}
 WINDOW_NAME = "示例市政务服务中心综合窗口（演示）"
 NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
@@ -47,7 +46,7 @@ def test_holder_claims_downloads_shares_and_sees_the_window_use_it(
     from licence_svc.services.setup import DEMO_WINDOW, demo_code
 
     holder = person_id()
-    data = json.loads((SAMPLES / "id_card.json").read_text(encoding="utf-8")) | {"id_number": holder}
+    data = load_sample("id_card") | {"id_number": holder}
     issued = in_a_thread(issue, live_server.platform, kind="id_card", data=data, department=departments["id_card"])
     claim_code = dict(issued.claim_codes)[holder]
     window = demo_code(DEMO_WINDOW[0])

@@ -26,7 +26,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from tests.http.test_holder_pages import new_client, person_id
+from tests.helpers import person_id
+from tests.http.test_holder_pages import new_client
 
 CLIENT_ID = "licence-platform"
 CLIENT_SECRET = "s3cret-" + secrets.token_hex(8)

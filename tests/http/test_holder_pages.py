@@ -2,14 +2,13 @@
 limits, and above all that a holder sees only their own licences (a second holder guessing
 identifiers gets exactly what a non-existent identifier gets).
 
-The helpers at the top (fresh valid id numbers, signing in through the real forms) are imported
-by the OIDC and browser tests too.
+The helpers at the top (signing in through the real forms) are imported by the OIDC and browser
+tests too.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import random
 import re
 import secrets
 from collections.abc import Callable
@@ -18,37 +17,17 @@ from typing import Any
 
 import pytest
 
-from licence_svc.core.checkdigits import credit_code_check_char, id_number_check_char
+from tests.helpers import client_address, code_for, credit_code, person_id
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 GENERIC_FAILURE = "证件号码或领证码/密码不正确"
 PASSWORD = "春眠不觉晓-处处闻啼鸟"
-def person_id(birth: str = "19900307", *, male: bool = True) -> str:
-    """A fresh, valid citizen id number for someone born on ``birth`` (sex digit as given)."""
-    area = f"11{random.randrange(10_000):04d}"
-    seq = f"{random.randrange(100):02d}{random.choice('13579' if male else '02468')}"
-    first17 = area + birth + seq
-    return first17 + id_number_check_char(first17)
-
-
-def credit_code() -> str:
-    first17 = f"91110101MA{random.randrange(10**7):07d}"
-    return first17 + credit_code_check_char(first17)
-
-
-def client_address() -> str:
-    """A client address of its own, so sign-in failures counted in one test do not throttle another."""
-    return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
 
 
 def csrf_of(html: str) -> str:
     match = CSRF.search(html)
     assert match, "no CSRF token in the form"
     return match.group(1)
-
-
-def code_for(issued: Any, holder: str) -> str:
-    return dict(issued.claim_codes)[holder]
 
 
 def sign_in(client: Any, holder: str, secret: str) -> Any:

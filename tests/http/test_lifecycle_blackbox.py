@@ -6,9 +6,6 @@ licence's events, and an intact audit chain at the end (`python cli.py audit ver
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,7 +14,7 @@ import pytest
 from licence_svc.core import fonts
 from licence_svc.core.identifiers import parse_licence_id
 from licence_svc.core.kinds import validate
-from tests.http.live_server import ROOT, Answer, call, live_server
+from tests.http.live_server import Answer, call, live_server
 
 KINDS = ("id_card", "household_register", "degree_certificate", "driving_licence", "business_licence")
 
@@ -179,16 +176,9 @@ def test_licence_lifecycle_over_http(
     assert statuses[ident] == "superseded" and statuses[new_ident] == "revoked"
 
 
-def test_audit_chain_intact_after_the_http_lifecycle(server: str, platform_env: dict[str, str]) -> None:
+def test_audit_chain_intact_after_the_http_lifecycle(server: str, run_cli: Callable[..., Any]) -> None:
     """Runs after the lifecycle tests of this module (same file, later): many workers appended to one chain."""
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "cli.py"), "audit", "verify"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **platform_env},
-        cwd=ROOT,
-        timeout=120,
-    )
+    proc = run_cli("audit", "verify")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "audit trail intact" in proc.stdout
     assert "BROKEN" not in proc.stdout

@@ -6,11 +6,9 @@ applicant did not share. Every response matches the OpenAPI document."""
 from __future__ import annotations
 
 import json
-import random
 import zlib
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,22 +16,12 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from licence_svc.core.checkdigits import id_number_check_char
+from tests.helpers import SAMPLES, person
 
 API = "/api/v1"
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 LIST = f"{API}/matters"
 MATERIALS = f"{API}/matters/{{code}}/materials"
 MATTER = "HKQY-003"  # 人才引进落户: household register, ID card, degree certificate, and two paper forms
-_rng = random.Random()
-
-
-def person() -> tuple[str, str, str]:
-    """(id number, birth date, sex) of a new, valid and almost certainly unique person."""
-    birth = f"{_rng.randrange(1960, 1985)}-{_rng.randrange(1, 13):02d}-{_rng.randrange(1, 29):02d}"
-    male = _rng.random() < 0.5
-    first17 = "110101" + birth.replace("-", "") + f"{_rng.randrange(100):02d}" + str(_rng.choice("13579" if male else "02468"))
-    return first17 + id_number_check_char(first17), birth, "男" if male else "女"
 
 
 class Contract:

@@ -11,9 +11,7 @@ QR reader must refuse with a 422), and the PDF download's body is checked for it
 
 from __future__ import annotations
 
-import json
 import zlib
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +21,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+from tests.helpers import load_sample
+
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 MAX_EXAMPLES = 25
 
@@ -37,7 +36,7 @@ def fuzz_env(app: Any, platform: Any, departments: dict[str, str]) -> dict[str, 
     code = departments["id_card"]
     kinds = [k for k, c in departments.items() if c == code]
     idents = [
-        issue(platform, kind=k, data=json.loads((SAMPLES / f"{k}.json").read_text(encoding="utf-8")), department=code).identifier
+        issue(platform, kind=k, data=load_sample(k), department=code).identifier
         for k in kinds
     ]
     from licence_svc.services.setup import add_department, demo_code

@@ -5,41 +5,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from test_openapi import Contract  # same folder: pytest puts it on sys.path
 
-from licence_svc.core.checkdigits import id_number_check_char
 from licence_svc.core.signeddoc import open_document
+from tests.helpers import credit_code, load_sample, person_id
+from tests.http.contract import Contract, bearer
 
 API = "/api/v1"
 REDEEM = f"{API}/shares/redeem"
 COPY = f"{API}/shares/redemptions/{{redemption_id}}/pdf"
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture(scope="module")
-def contract(app: Any) -> Iterator[Contract]:
-    yield Contract(app.test_client().get(f"{API}/openapi.json").get_json())
 
 
 @pytest.fixture()
 def window(platform: Any) -> Callable[..., tuple[str, str]]:
     """A new service window department and a token of it: (department code, token)."""
-    from licence_svc.services.setup import add_department, demo_code
+    from licence_svc.services.setup import add_department
     from licence_svc.services.tokens import create_token
 
     def make(name: str = "测试区政务服务中心窗口", scopes: tuple[str, ...] = ("redeem",)) -> tuple[str, str]:
-        code = demo_code(f"91110000{secrets.randbelow(10**9):09d}")
+        code = credit_code()
         add_department(platform, code, name, [], issue_key=False)
         return code, create_token(code, [], label="test window", scopes=list(scopes))[1]
 
@@ -53,9 +41,8 @@ def grant(platform: Any, departments: dict[str, str]) -> Callable[..., tuple[str
     from licence_svc.services.issuing import issue
 
     def make(scope: str, recipient: str | None = None, **kwargs: Any) -> tuple[str, str, Any]:
-        first17 = f"{secrets.randbelow(900000) + 100000}19900307{secrets.randbelow(100):02d}{secrets.choice('13579')}"  # unique per session
-        holder = first17 + id_number_check_char(first17)
-        data = {**json.loads((SAMPLES / "id_card.json").read_text(encoding="utf-8")), "id_number": holder}
+        holder = person_id()  # born 1990-03-07, male, as the sample; unique per session
+        data = {**load_sample("id_card"), "id_number": holder}
         issued = issue(platform, kind="id_card", data=data, department=departments["id_card"])
         g, code = shares.create_grant(platform, holder=holder, licence=issued.identifier, purpose=kwargs.pop("purpose", "办理居住证"), scope=scope, recipient=recipient, **kwargs)
         return code, holder, g

@@ -9,9 +9,7 @@ import base64
 import gzip
 import hashlib
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -26,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from licence_svc.services import lifecycle
+from tests.helpers import load_sample
 
-ROOT = Path(__file__).resolve().parents[2]
 MIN_ENTRIES = 131_072
 CODES = {"valid": 0, "suspended": 1, "revoked": 2, "superseded": 3}
 
@@ -91,12 +89,9 @@ def status_of(lists: dict[str, Any], text: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def root(platform_env: dict[str, str], platform: Any) -> x509.Certificate:
+def root(run_cli: Callable[..., subprocess.CompletedProcess[str]]) -> x509.Certificate:
     """The root as a verifier gets it: `python cli.py export-root`."""
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "cli.py"), "export-root"],
-        capture_output=True, text=True, env={**os.environ, **platform_env}, cwd=ROOT, timeout=120, check=True,
-    )
+    proc = run_cli("export-root", check=True)
     return x509.load_pem_x509_certificate(proc.stdout.encode("ascii"))
 
 
@@ -196,7 +191,7 @@ def test_status_list_entries_follow_the_lifecycle(client: Any, root: x509.Certif
     superseded = make_licence("business_licence")
     lifecycle.revoke(revoked.identifier, reason="依法吊销", actor="test")
     lifecycle.suspend(suspended.identifier, reason="核查中", actor="test")
-    data = {**json.loads((ROOT / "samples" / "business_licence.json").read_text(encoding="utf-8")), "registered_capital": "叁仟万元整"}
+    data = {**load_sample("business_licence"), "registered_capital": "叁仟万元整"}
     newer = lifecycle.new_version(platform, superseded.identifier, data=data, actor="test")
 
     envelope = fetch(client, "/api/v1/status")  # the very next list fetched shows every change

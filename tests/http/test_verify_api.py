@@ -15,7 +15,6 @@ import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,9 +40,8 @@ from licence_svc.services.verifying import check_pdf, check_qr
 from licence_svc.storage.models import Department
 from licence_svc.web import MAX_REQUEST_BYTES
 from licence_svc.web.verify_api import MAX_PDF_BYTES
-from tests.helpers import byte_range, certify_with, embedded_stream_span, flip, self_signed, unsigned_page
+from tests.helpers import byte_range, certify_with, embedded_stream_span, flip, load_sample, self_signed, unsigned_page
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 KINDS = ("id_card", "household_register", "degree_certificate", "driving_licence", "business_licence")
 BASE_URL = "http://127.0.0.1:8000"
 
@@ -57,8 +55,7 @@ MASKED = {
 }
 
 
-def sample_data(kind: str) -> dict[str, Any]:
-    return json.loads((SAMPLES / f"{kind}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+sample_data = load_sample
 
 
 def personal_values(kind: str) -> list[str]:

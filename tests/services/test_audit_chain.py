@@ -9,25 +9,20 @@ own SQLite file or PostgreSQL database), never on the session's; each case resto
 from __future__ import annotations
 
 import json
-import os
 import re
-import secrets
 import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from licence_svc.core.audit import GENESIS, event_hash
+from tests.helpers import ROOT, SAMPLES, load_sample, scratch_env
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT / "samples"
 TABLES = {
     "auditevent": ("seq", "at", "actor", "action", "licence", "client", "outcome", "detail", "prev_hash", "hash"),
     "audithead": ("id", "seq", "hash"),
@@ -110,41 +105,13 @@ class Trail:
         return proc.returncode, proc.stdout
 
 
-@contextmanager
-def _database(tmp: Path) -> Iterator[str]:
-    """A database of the trail's own: a SQLite file, or a fresh PostgreSQL database (dropped after)."""
-    session_url = os.environ.get("DATABASE_URL")
-    if not session_url or session_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp / 'var' / 'trail.db'}"
-        return
-    import psycopg2
-
-    name = f"audit_{secrets.token_hex(6)}"
-    parts = urlsplit(session_url)
-    admin = psycopg2.connect(session_url)
-    admin.autocommit = True
-    try:
-        admin.cursor().execute(f"CREATE DATABASE {name}")
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
-
-
 @pytest.fixture(scope="module")
 def trail(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trail]:
     """init --demo; issue an id card, change it (变更), suspend the new version, verify its QR:
     five events — issue, change, supersede, suspend, verify."""
     tmp = tmp_path_factory.mktemp("trail")
-    with _database(tmp) as url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LICENCE_")}
-        env.update(
-            LICENCE_DATA_DIR=str(tmp / "var"),
-            LICENCE_KEYS_DIR=str(tmp / "keys"),
-            LICENCE_BASE_URL="http://127.0.0.1:8000",
-            DATABASE_URL=url,
-        )
-        t = Trail(env, url, tmp, [])
+    with scratch_env(tmp, "audit") as scratch:
+        t = Trail(scratch.env, scratch.url, tmp, [])
         steps = [
             ("init", "--demo"),
             ("issue", "--kind", "id_card", "--data", str(SAMPLES / "id_card.json"), "--out", str(tmp / "v1.pdf")),
@@ -153,7 +120,7 @@ def trail(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trail]:
             proc = t.cli(*step)
             assert proc.returncode == 0, proc.stderr
         first = proc.stdout.splitlines()[-1]
-        changed = {**json.loads((SAMPLES / "id_card.json").read_text(encoding="utf-8")), "address": "北京市东城区景山前街4号院2号楼3单元502室"}
+        changed = {**load_sample("id_card"), "address": "北京市东城区景山前街4号院2号楼3单元502室"}
         (tmp / "changed.json").write_text(json.dumps(changed, ensure_ascii=False), encoding="utf-8")
         proc = t.cli("change", first, "--data", str(tmp / "changed.json"), "--out", str(tmp / "v2.pdf"))
         assert proc.returncode == 0, proc.stderr
@@ -218,7 +185,7 @@ def test_each_step_is_one_event_of_the_chain(plain: Trail) -> None:
 
 
 def test_events_hold_no_personal_data(plain: Trail) -> None:
-    sample = json.loads((SAMPLES / "id_card.json").read_text(encoding="utf-8"))
+    sample = load_sample("id_card")
     personal = [sample["name"], sample["id_number"], sample["address"], sample["birth_date"], "3单元502室", sample["photo"][:40]]
     for row in plain.snapshot()["auditevent"]:
         text = json.dumps(row, ensure_ascii=False, default=str)

@@ -23,28 +23,24 @@ import os
 import pty
 import random
 import re
-import secrets
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from licence_svc.core.checkdigits import id_number_check_char
 from licence_svc.services.verifying import check_pdf, check_qr
 from licence_svc.storage.models import IdempotencyKey, Licence
+from tests.helpers import ROOT, load_sample, scratch_env
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT / "samples"
 WORKERS = "2"
 SUMMARY = re.compile(r"issued (\d+), skipped as already issued (\d+), rejected (\d+) in [\d.]+s \([\d.]+ rows/s\)")
 PLAIN_PROGRESS = re.compile(r"^import: (\d+)/(\d+) issued \d+ skipped \d+ rejected \d+ · [\d.]+/s · ETA \d+s$", re.M)
@@ -62,7 +58,7 @@ def id_number(area: int, birth: date, seq: int) -> str:
 def id_card_rows(n: int, *, area: int, tag: str) -> list[dict[str, Any]]:
     """``n`` distinct valid id_card records (no photo) with record numbers ``tag-00001``...; every
     test uses its own ``area`` so holders never meet another test's."""
-    base = json.loads((SAMPLES / "id_card.json").read_text(encoding="utf-8"))
+    base = load_sample("id_card")
     base.pop("photo")
     names = "张王李赵刘陈杨黄周吴"
     rows = []
@@ -159,7 +155,7 @@ BAD_AT = {4: "check digit", 7: "impossible date", 10: "missing record_number"}  
 
 
 @pytest.fixture(scope="module")
-def bom_import(tmp_path_factory: pytest.TempPathFactory, platform_env: dict[str, str], platform: Any, departments: dict[str, str]) -> Imported:
+def bom_import(tmp_path_factory: pytest.TempPathFactory, run_cli: Callable[..., subprocess.CompletedProcess[str]], departments: dict[str, str]) -> Imported:
     """A UTF-8 CSV with a BOM: 12 good rows, bad rows at data rows 4, 7 and 10, imported once."""
     good = id_card_rows(12, area=320101, tag="BOM")
     bad_source = id_card_rows(3, area=320109, tag="BOMBAD")
@@ -173,14 +169,7 @@ def bom_import(tmp_path_factory: pytest.TempPathFactory, platform_env: dict[str,
         rows.append(bad[number] if number in bad else next(it))
     path = write_csv(tmp_path_factory.mktemp("bom") / "stock-bom.csv", rows, bom=True)
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "cli.py"), "import", str(path), "--kind", "id_card", "--department", departments["id_card"], "--workers", WORKERS],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **platform_env},
-        cwd=ROOT,
-        timeout=180,
-    )
+    proc = run_cli("import", str(path), "--kind", "id_card", "--department", departments["id_card"], "--workers", WORKERS, timeout=180)
     assert "Traceback" not in proc.stderr, proc.stderr
     return Imported(path, good, proc)
 
@@ -233,21 +222,14 @@ def test_rerunning_the_same_file_issues_nothing_new(bom_import: Imported, import
 
 
 @pytest.fixture(scope="module")
-def plain_import(bom_import: Imported, platform_env: dict[str, str], departments: dict[str, str]) -> Imported:
+def plain_import(bom_import: Imported, run_cli: Callable[..., subprocess.CompletedProcess[str]], departments: dict[str, str]) -> Imported:
     """A UTF-8 CSV without a BOM: 4 new good rows and, as row 3, a row of the BOM file (same
     holder, same record number) whose address changed."""
     good = id_card_rows(4, area=320102, tag="PLAIN")
     changed = dict(bom_import.good[0], address="上海市黄浦区南京东路1号")
     path = write_csv(bom_import.path.with_name("stock-plain.csv"), [good[0], good[1], changed, good[2], good[3]], bom=False)
     assert not path.read_bytes().startswith(b"\xef\xbb\xbf")
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "cli.py"), "import", str(path), "--kind", "id_card", "--department", departments["id_card"], "--workers", WORKERS],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **platform_env},
-        cwd=ROOT,
-        timeout=180,
-    )
+    proc = run_cli("import", str(path), "--kind", "id_card", "--department", departments["id_card"], "--workers", WORKERS, timeout=180)
     assert "Traceback" not in proc.stderr, proc.stderr
     return Imported(path, good, proc)
 
@@ -295,7 +277,7 @@ def test_jsonl_imports_and_a_bad_line_does_not_stop_it(tmp_path: Path, import_fi
 
 
 def household_rows(n: int, *, area: int) -> list[dict[str, Any]]:
-    base = json.loads((SAMPLES / "household_register.json").read_text(encoding="utf-8"))
+    base = load_sample("household_register")
     rows = []
     for i in range(n):
         members = []
@@ -369,26 +351,6 @@ def test_household_registers_with_members_as_a_json_column(
 # -- kill -9 at a random moment, then rerun: a platform of this test's own ---------------------
 
 
-@contextmanager
-def _database(tmp: Path) -> Iterator[str]:
-    """A database of our own: a SQLite file, or a fresh PostgreSQL database (dropped after)."""
-    session_url = os.environ.get("DATABASE_URL")
-    if not session_url or session_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp / 'var' / 'licences.db'}"
-        return
-    import psycopg2
-
-    name = f"bulk_kill_{secrets.token_hex(6)}"
-    admin = psycopg2.connect(session_url)
-    admin.autocommit = True
-    try:
-        admin.cursor().execute(f"CREATE DATABASE {name}")
-        yield urlunsplit(urlsplit(session_url)._replace(path=f"/{name}"))
-    finally:
-        admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
-
-
 @dataclass
 class OwnPlatform:
     env: dict[str, str]
@@ -431,20 +393,13 @@ def own_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnPlatfo
     from licence_svc.services.setup import DEMO_DEPARTMENTS, demo_code
 
     tmp = tmp_path_factory.mktemp("bulk-kill")
-    with _database(tmp) as url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LICENCE_")}
-        env.update(
-            LICENCE_DATA_DIR=str(tmp / "var"),
-            LICENCE_KEYS_DIR=str(tmp / "keys"),
-            LICENCE_BASE_URL="http://127.0.0.1:8000",
-            DATABASE_URL=url,
-        )
-        proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "init", "--demo"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    with scratch_env(tmp, "bulk_kill") as scratch:
+        proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "init", "--demo"], capture_output=True, text=True, env=scratch.env, cwd=ROOT, timeout=120)
         assert proc.returncode == 0, proc.stderr
         department = next(demo_code(first17) for first17, _, kinds in DEMO_DEPARTMENTS if "id_card" in kinds)
-        db = connect_url(url)
+        db = connect_url(scratch.url)
         try:
-            yield OwnPlatform(env, db, tmp / "var" / "pdfs", department)
+            yield OwnPlatform(scratch.env, db, tmp / "var" / "pdfs", department)
         finally:
             db.close()
 
@@ -559,7 +514,7 @@ def test_natural_key_uses_the_normalised_holder_id() -> None:
 
 
 def test_a_data_field_can_be_the_key_column() -> None:
-    degree = json.loads((SAMPLES / "degree_certificate.json").read_text(encoding="utf-8"))
+    degree = load_sample("degree_certificate")
     (row,) = _read("degree_certificate", [degree], key_column="certificate_number")
     assert row.key is not None and row.key.endswith(":" + degree["certificate_number"])
     assert row.data is not None and row.data.get("certificate_number") == degree["certificate_number"]

@@ -5,35 +5,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import secrets
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
-from licence_svc.core.checkdigits import credit_code_check_char, id_number_check_char
 from licence_svc.core.signeddoc import b64url, open_document, unb64url
 from licence_svc.errors import Gone, InvalidInput, NotAuthorised, NotFound, RateLimited, UnreadableEvidence
 from licence_svc.services import checks, shares, usage
 from licence_svc.services.issuing import issue
 from licence_svc.services.platform import utcnow
 from licence_svc.services.tokens import Principal
+from tests.helpers import credit_code, person_id
 
 PURPOSE = "办理企业开办，核验申请人身份"
-
-
-def person_id(birth: str = "19900307", male: bool = True) -> str:
-    """A fresh, valid id number born on ``birth``: a random area and sequence, the sex digit right."""
-    area = f"{secrets.randbelow(900000) + 100000}"
-    seq = f"{secrets.randbelow(100):02d}{secrets.choice('13579' if male else '02468')}"
-    first17 = area + birth + seq
-    return first17 + id_number_check_char(first17)
-
-
-def credit_code() -> str:
-    first17 = "91110101" + "".join(secrets.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9))
-    return first17 + credit_code_check_char(first17)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,16 +38,14 @@ from licence_svc.services.issuing import issue
 from licence_svc.services.setup import DEMO_WINDOW, demo_code
 from licence_svc.services.verifying import check_pdf
 from licence_svc.storage.models import Department, Licence, Redemption, ShareGrant
-from tests.helpers import byte_range, flip
+from tests.helpers import byte_range, flip, load_sample
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 BEIJING = timezone(timedelta(hours=8))
 WINDOW = demo_code(DEMO_WINDOW[0])
 PURPOSE = "企业开办登记（设立登记材料核验）"
 
 
-def sample(kind: str) -> dict[str, Any]:
-    return json.loads((SAMPLES / f"{kind}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+sample = load_sample
 
 
 @dataclass

@@ -32,8 +32,8 @@ import pytest
 from licence_svc.services.audit import verify_trail
 from licence_svc.services.verifying import check_pdf
 from licence_svc.storage.models import AuditEvent, Licence
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 KINDS = ("id_card", "household_register", "degree_certificate", "driving_licence", "business_licence")
 ROUNDS = 10
 TIMEOUT = 240.0

@@ -14,7 +14,7 @@ import pytest
 from licence_svc.errors import InvalidInput, NotAuthorised, NotFound, RateLimited, Unauthenticated
 from licence_svc.services import holders
 from licence_svc.services.platform import utcnow
-from tests.http.test_holder_pages import client_address, code_for, person_id
+from tests.helpers import client_address, code_for, person_id
 
 
 def _issue_card(platform: Any, departments: dict[str, str], sample: Callable[[str], dict[str, Any]]) -> tuple[Any, str]:

@@ -22,14 +22,10 @@ from licence_svc.core.identifiers import parse_licence_id
 from licence_svc.services.issuing import issue
 from licence_svc.services.verifying import check_pdf, check_qr
 from licence_svc.storage.models import Licence
+from tests.helpers import ROOT, load_sample
 
-ROOT = Path(__file__).resolve().parents[2]
 BEIJING = timezone(timedelta(hours=8))
 SERIAL = re.compile(r"^[0-9A-Z]{16}$")
-
-
-def load_sample(kind: str) -> dict[str, Any]:
-    return json.loads((ROOT / "samples" / f"{kind}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 def qr_claims(text: str) -> dict[int, Any]:

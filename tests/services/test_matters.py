@@ -4,7 +4,6 @@ licences the applicant shared with this window, in force now, and logs each one 
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -12,14 +11,12 @@ from typing import Any
 
 import pytest
 
-from licence_svc.core.checkdigits import CREDIT_ALPHABET, credit_code_check_char, id_number_check_char
 from licence_svc.errors import Gone, InvalidInput, NotAuthorised, NotFound
 from licence_svc.services import matters, shares, usage
 from licence_svc.services.platform import utcnow
 from licence_svc.services.tokens import Principal
+from tests.helpers import SAMPLES, credit_code, person
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-_rng = random.Random()
 
 CATALOGUE = [
     {
@@ -42,19 +39,6 @@ CATALOGUE = [
         ],
     },
 ]
-
-
-def person() -> tuple[str, str, str]:
-    """(id number, birth date, sex) of a new, valid and almost certainly unique person."""
-    birth = f"{_rng.randrange(1960, 1985)}-{_rng.randrange(1, 13):02d}-{_rng.randrange(1, 29):02d}"
-    male = _rng.random() < 0.5
-    first17 = "110101" + birth.replace("-", "") + f"{_rng.randrange(100):02d}" + str(_rng.choice("13579" if male else "02468"))
-    return first17 + id_number_check_char(first17), birth, "男" if male else "女"
-
-
-def credit_code() -> str:
-    first17 = "91110101MA" + "".join(_rng.choice(CREDIT_ALPHABET[:-5]) for _ in range(7))
-    return first17 + credit_code_check_char(first17)
 
 
 @pytest.fixture(scope="module")

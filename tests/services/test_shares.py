@@ -11,39 +11,19 @@ import json
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from licence_svc.core.checkdigits import id_number_check_char
 from licence_svc.core.masking import mask_number
 from licence_svc.core.signeddoc import open_document
 from licence_svc.errors import Gone, InvalidInput, NotAuthorised, NotFound, RateLimited, UnreadableEvidence
 from licence_svc.services import shares, usage
 from licence_svc.services.platform import utcnow
 from licence_svc.services.tokens import Principal
-
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-
-
-def load_sample(kind: str) -> dict[str, Any]:
-    return json.loads((SAMPLES / f"{kind}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-
-
-def fresh_id_number() -> str:
-    """A valid ID number that agrees with the id_card sample (born 1990-03-07, male), unique per call
-    (a random area code too: 500 numbers would collide within one session's holders)."""
-    first17 = f"{secrets.randbelow(900000) + 100000}19900307{secrets.randbelow(100):02d}{secrets.choice('13579')}"
-    return first17 + id_number_check_char(first17)
-
-
-def fresh_credit_code() -> str:
-    from licence_svc.services.setup import demo_code
-
-    return demo_code(f"91110000{secrets.randbelow(10**9):09d}")
+from tests.helpers import credit_code, load_sample, person_id
 
 
 @pytest.fixture()
@@ -52,7 +32,7 @@ def make_window(platform: Any) -> Callable[..., Principal]:
     from licence_svc.services.setup import add_department
 
     def make(name: str = "测试区政务服务中心窗口") -> Principal:
-        code = fresh_credit_code()
+        code = credit_code()
         add_department(platform, code, name, [], issue_key=False)
         return Principal(code, secrets.token_hex(4), frozenset(), frozenset({"redeem"}))
 
@@ -65,7 +45,7 @@ def holder_licence(platform: Any, departments: dict[str, str]) -> Callable[[], t
     from licence_svc.services.issuing import issue
 
     def make() -> tuple[str, str]:
-        number = fresh_id_number()
+        number = person_id()  # born 1990-03-07, male: agrees with the id_card sample
         issued = issue(platform, kind="id_card", data={**load_sample("id_card"), "id_number": number}, department=departments["id_card"])
         assert [h for h, _ in issued.claim_codes] == [number]
         return issued.identifier, number
