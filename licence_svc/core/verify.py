@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
@@ -28,7 +28,10 @@ from .trust import TrustedIssuer, TrustStore
 
 # Verdicts, worst first: when several checks fail, the worst verdict is reported.
 VALID = "valid"
-VERDICTS = ("tampered", "forged", "untrusted", "revoked", "suspended", "superseded", "expired", VALID)
+# ``unchecked``: genuine, authorised and within its dates, but no status source answered (offline
+# with no status list, a list past its next update, a register that was unavailable): never valid.
+UNCHECKED = "unchecked"
+VERDICTS = ("tampered", "forged", "untrusted", "revoked", "suspended", "superseded", "expired", UNCHECKED, VALID)
 
 # What a person reads: the verdict in Chinese, as the verify pages and reports show it.
 VERDICT_LABELS = {
@@ -40,6 +43,7 @@ VERDICT_LABELS = {
     "tampered": "已被篡改",
     "forged": "伪造",
     "untrusted": "签发方不可信",
+    "unchecked": "真实，状态未核验",
 }
 
 # Check names as the pages show them.
@@ -53,12 +57,17 @@ CHECK_LABELS = {
     "pdf_integrity": "PDF 完整性",
     "pdf_matches_record": "与登记记录一致",
     "copy_validity": "加注件有效期",
+    "register_match": "与登记库签发记录一致",
+    "printed_text": "印刷文字",
+    "single_code": "图中证照二维码",
+    "scan": "扫描件",
 }
 
 # Check names, in pipeline order.
 FORMAT, SIGNATURE, ISSUER_TRUSTED, ISSUER_AUTHORISED = "format", "signature", "issuer_trusted", "issuer_authorised"
 NOT_EXPIRED, STATUS, PDF_INTEGRITY, PDF_MATCHES_RECORD = "not_expired", "status", "pdf_integrity", "pdf_matches_record"
 COPY_VALIDITY = "copy_validity"
+REGISTER_MATCH, PRINTED_TEXT, SINGLE_CODE, SCAN = "register_match", "printed_text", "single_code", "scan"
 
 
 class Check(NamedTuple):  # a tuple: several are made on every verification
@@ -75,6 +84,18 @@ class Check(NamedTuple):  # a tuple: several are made on every verification
             "reason": self.reason,
             "reason_zh": self.reason_zh,
         }
+
+
+class Notice(NamedTuple):
+    """Something the person checking must know that does not change the verdict (a link to
+    another host, the printed text left to the clerk)."""
+
+    code: str  # stable, for programs: other_host, printed_text_not_compared, ...
+    message: str
+    message_zh: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "message_zh": self.message_zh}
 
 
 @dataclass(frozen=True)
@@ -113,6 +134,7 @@ class Report:
     status_as_of: datetime | None
     trust_as_of: datetime | None
     copy: dict[str, Any] | None = None  # an annotated copy (加注件): for whom, what, until when
+    warnings: tuple[Notice, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -137,7 +159,30 @@ class Report:
                 "status_as_of": self.status_as_of.isoformat() if self.status_as_of else None,
             },
             "copy": self.copy,
+            "warnings": [w.as_dict() for w in self.warnings],
         }
+
+    def amend(
+        self,
+        checks: tuple[tuple[Check, str | None], ...] = (),
+        *,
+        warnings: tuple[Notice, ...] = (),
+        evidence: str | None = None,
+    ) -> Report:
+        """This report with more checks (each with the verdict it forces when it failed; None: no
+        change) and warnings: for what the pure QR pipeline cannot see (a picture's printed text,
+        other codes in it, a scan standing in for the signed file)."""
+        verdict = self.verdict
+        for check, forced in checks:
+            if check.passed is False and forced is not None and VERDICTS.index(forced) < VERDICTS.index(verdict):
+                verdict = forced
+        return replace(
+            self,
+            verdict=verdict,
+            checks=self.checks + tuple(c for c, _ in checks),
+            warnings=self.warnings + warnings,
+            evidence=evidence or self.evidence,
+        )
 
 
 @dataclass
