@@ -72,6 +72,12 @@ def check_qr_with(text: str, trust: TrustStore, source: StatusSource, *, now: da
     return verify_qr(text, trust=trust, now=now or utcnow(), source=source)
 
 
+def verify_text_online(platform: Platform, text: str, now: datetime) -> Report:
+    """A QR text checked against the register, not audited: for callers that check more (a
+    picture's printed text, a scan) and audit the whole report themselves."""
+    return verify_qr(text, trust=platform.trust_store(), now=now, source=REGISTER)
+
+
 def _audited(platform: Platform, report: Report, actor: str, client: str | None) -> Report:
     licence = report.licence["identifier"] if report.licence else None
     audit.record("verify", actor=actor, outcome=report.verdict, licence=licence, client=client, detail=report.evidence)

@@ -35,6 +35,7 @@ class SigningKey(BaseModel):
     created_at = peewee.DateTimeField()
     withdrawn_at = peewee.DateTimeField(null=True)
     withdrawn_reason = peewee.CharField(max_length=200, null=True)
+    retired_at = peewee.DateTimeField(null=True)  # rotated out: nothing it signs after this is genuine
 
 
 class Licence(BaseModel):
@@ -45,7 +46,8 @@ class Licence(BaseModel):
     issuer = peewee.ForeignKeyField(Department, backref="licences", on_delete="RESTRICT")
     kid = peewee.CharField(max_length=16)
     status = peewee.CharField(max_length=16, default="valid")
-    status_reason = peewee.CharField(max_length=200, null=True)
+    status_reason = peewee.CharField(max_length=200, null=True)  # the department's free text: never public
+    status_category = peewee.CharField(max_length=20, null=True)  # core.revocation.CATEGORIES: what the public sees
     status_index = peewee.IntegerField()  # random position in the issuer's status list
     superseded_by = peewee.CharField(max_length=100, null=True)
     holder = peewee.CharField(max_length=18, index=True)  # first holder id number / credit code
