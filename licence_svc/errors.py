@@ -92,6 +92,14 @@ class Conflict(LicenceError):
     exit_code = 5
 
 
+class SigningKeyRetired(Conflict):
+    """The key a licence was signed with was retired or withdrawn before the licence was stored:
+    the issue is signed again with the department's current key."""
+
+    slug = "signing-key-retired"
+    title = "Signing key retired during issue"
+
+
 class PayloadTooLarge(LicenceError):
     """A request body or upload over its limit; nothing was read past it."""
 

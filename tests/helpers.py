@@ -156,7 +156,7 @@ def embedded_stream_span(pdf: bytes) -> tuple[int, int]:
 def flip(pdf: bytes, pos: int) -> bytes:
     """Change the byte at ``pos`` into another byte that is not whitespace either."""
     buf = bytearray(pdf)
-    for mask in (0x01, 0x02, 0x04):
+    for mask in (0x01, 0x02, 0x04, 0x10):  # 0x08 → 0x09, 0x0A, 0x0C are all whitespace; 0x18 is not
         if (buf[pos] ^ mask) not in PDF_WHITESPACE:
             buf[pos] ^= mask
             return bytes(buf)

@@ -22,6 +22,9 @@ COSE_SIGN1_TAG = 18
 ALG = 1
 KID = 4
 ES256 = -7
+KID_BYTES = 8  # the platform's key ids (core.pki.key_id)
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+MAX_MESSAGE = 1024  # the largest payload the platform signs is under 300 bytes
 
 
 class CoseFormatError(ValueError):
@@ -37,6 +40,13 @@ class Sign1:
 
     def to_be_signed(self) -> bytes:
         return _sig_structure(self.protected, self.payload)
+
+    def encode(self) -> bytes:
+        return cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [self.protected, {}, self.payload, self.signature]))
+
+    @property
+    def high_s(self) -> bool:
+        return int.from_bytes(self.signature[32:], "big") > P256_ORDER // 2
 
 
 def _bstr_head(n: int) -> bytes:
@@ -60,47 +70,68 @@ def _sig_structure(protected: bytes, payload: bytes) -> bytes:
 
 def sign1(payload: bytes, key: ec.EllipticCurvePrivateKey, kid: bytes) -> bytes:
     """Sign ``payload``; the result is the tagged COSE_Sign1 CBOR."""
-    protected = cbor2.dumps({ALG: ES256, KID: kid}, canonical=True)
+    protected = protected_header(kid)
     # RFC 6979 deterministic ECDSA: no dependence on the RNG at signing time, and reproducible
     # test vectors (docs/qr-format.md).
     der = key.sign(_sig_structure(protected, payload), ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
     r, s = decode_dss_signature(der)
+    if s > P256_ORDER // 2:
+        # Low-S (docs/qr-format.md): (r, n - s) verifies as well, so the signer always writes the
+        # smaller one and one licence has one QR text.
+        s = P256_ORDER - s
     signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    return cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
+    return Sign1(protected, kid, payload, signature).encode()
+
+
+def protected_header(kid: bytes) -> bytes:
+    return cbor2.dumps({ALG: ES256, KID: kid}, canonical=True)
 
 
 def parse_sign1(data: bytes) -> Sign1:
-    """Parse without verifying; raises CoseFormatError for anything but ES256 COSE_Sign1."""
+    """Parse without verifying; raises CoseFormatError for anything but the one encoding the
+    platform's signer writes: tag 18, the canonical protected header {alg: ES256, kid}, an empty
+    unprotected header and a 64-byte signature, with nothing before or after. Any other spelling
+    of the same message would give one licence several QR texts (RFC 8949 §4.2)."""
+    if len(data) > MAX_MESSAGE:
+        raise CoseFormatError("message longer than any licence payload")
     try:
         obj = cbor2.loads(data)
-    except Exception as exc:  # cbor2 raises several decoder error types
+    except Exception as exc:  # cbor2 raises several decoder error types, and RecursionError
         raise CoseFormatError("not CBOR") from exc
-    if isinstance(obj, cbor2.CBORTag):
-        if obj.tag != COSE_SIGN1_TAG:
-            raise CoseFormatError(f"CBOR tag {obj.tag} is not COSE_Sign1")
-        obj = obj.value
+    if not isinstance(obj, cbor2.CBORTag) or obj.tag != COSE_SIGN1_TAG:
+        raise CoseFormatError("not a tagged COSE_Sign1 message")
+    obj = obj.value
     if not (isinstance(obj, (list, tuple)) and len(obj) == 4):
         raise CoseFormatError("COSE_Sign1 must be an array of four")
     protected, unprotected, payload, signature = obj
-    if not all(isinstance(x, bytes) for x in (protected, payload, signature)) or not isinstance(unprotected, CBOR_MAPS):
+    if not all(type(x) is bytes for x in (protected, payload, signature)) or not isinstance(unprotected, CBOR_MAPS):
         raise CoseFormatError("COSE_Sign1 members have the wrong types")
+    if unprotected:
+        raise CoseFormatError("unprotected header must be empty")
     try:
         header = cbor2.loads(protected)
     except Exception as exc:
         raise CoseFormatError("protected header is not CBOR") from exc
-    if not isinstance(header, CBOR_MAPS) or header.get(ALG) != ES256:
-        raise CoseFormatError("algorithm must be ES256")
-    kid = header.get(KID)
-    if not isinstance(kid, bytes):
-        raise CoseFormatError("protected header has no key id")
+    if not isinstance(header, CBOR_MAPS) or set(header) != {ALG, KID} or header[ALG] != ES256 or type(header[ALG]) is not int:
+        raise CoseFormatError("protected header must hold exactly alg ES256 and a key id")
+    kid = header[KID]
+    if type(kid) is not bytes or len(kid) != KID_BYTES:
+        raise CoseFormatError(f"key id must be {KID_BYTES} bytes")
+    if protected != protected_header(kid):
+        raise CoseFormatError("protected header is not in deterministic encoding")
     if len(signature) != 64:
         raise CoseFormatError("ES256 signature must be 64 bytes")
-    return Sign1(protected, kid, payload, signature)
+    msg = Sign1(protected, kid, payload, signature)
+    if msg.encode() != data:
+        raise CoseFormatError("message is not in deterministic encoding")
+    return msg
 
 
 def verify_sign1(msg: Sign1, public_key: ec.EllipticCurvePublicKey) -> bool:
     r = int.from_bytes(msg.signature[:32], "big")
     s = int.from_bytes(msg.signature[32:], "big")
+    if not (0 < r < P256_ORDER and 0 < s < P256_ORDER):
+        return False
     try:
         public_key.verify(encode_dss_signature(r, s), msg.to_be_signed(), _ES256)
     except InvalidSignature:

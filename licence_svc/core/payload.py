@@ -32,10 +32,18 @@ K_FORMAT, K_SERIAL, K_VERSION, K_KIND, K_ISSUER, K_ISSUED, K_EXPIRES, K_HOLDER, 
 
 # The smallest possible signed payload (signature, key id and claims) is over 100 bytes.
 MIN_PAYLOAD_CHARS = 160
-_SERIAL = re.compile(r"^[0-9A-Z]{8,32}$")
-_ISSUER = re.compile(r"^[0-9A-Z]{18}$")
-_B32 = re.compile(r"^[A-Z2-7]+$")
-_PATH = re.compile(r"/[Vv]/([A-Za-z2-7]+)/?$")
+MAX_PAYLOAD_CHARS = 1700  # base32 of cose.MAX_MESSAGE
+# Plausible times: no e-licence was issued before 2000, and none is dated after 2200 (a bignum or
+# a year-10000 date would only reach date arithmetic that cannot represent it).
+EARLIEST = 946_684_800  # 2000-01-01T00:00:00Z
+LATEST = 7_258_118_400  # 2200-01-01T00:00:00Z
+MAX_STATUS_INDEX = 2**31 - 1  # the register's column; lists grow far below it
+MAX_HOLDER = 64
+_SERIAL = re.compile(r"[0-9A-Z]{8,32}")
+_ISSUER = re.compile(r"[0-9A-Z]{18}")
+_B32 = re.compile(r"[A-Z2-7]+")
+_BARE = re.compile(r"[A-Za-z2-7]+")
+_PATH = re.compile(r"(?P<prefix>.*)/[Vv]/(?P<payload>[A-Za-z2-7]+)/?")
 
 
 def canonical_json(data: Mapping[str, Any]) -> bytes:
@@ -79,53 +87,110 @@ class Claims:
         return cbor2.dumps(claims, canonical=True)  # deterministic encoding (RFC 8949 §4.2)
 
     @classmethod
-    def from_cbor(cls, raw: bytes) -> Claims:
-        """Decode claims; raises UnreadableEvidence when they are not of format version 1."""
+    def decode(cls, raw: bytes) -> Claims:
+        """Decode claims strictly: every claim of its type and within its range, no unknown
+        claim, and ``raw`` exactly the deterministic encoding the signer writes (RFC 8949 §4.2),
+        so a licence has one payload. Raises ClaimsError naming the claim, or UnreadableEvidence
+        for another format version (a newer verifier may read it; this one must not guess)."""
         try:
             obj = cbor2.loads(raw)
-        except Exception as exc:
-            raise UnreadableEvidence("QR claims are not CBOR") from exc
-        return cls._from_obj(obj)
+        except Exception as exc:  # cbor2's decoder errors, RecursionError, MemoryError on a huge length
+            raise ClaimsError("claims are not CBOR") from exc
+        if not isinstance(obj, CBOR_MAPS):
+            raise ClaimsError("claims are not a CBOR map")
+        fmt = obj.get(K_FORMAT) if all(_hashable(k) for k in obj) else None
+        if fmt != FORMAT_VERSION or type(fmt) is not int:
+            if type(fmt) is int and fmt > FORMAT_VERSION:
+                raise UnreadableEvidence(f"unknown QR format version {fmt}")
+            raise ClaimsError("format: must be the integer 1")
+        claims = cls._from_obj(obj)
+        if cbor2.dumps(obj, canonical=True) != raw:  # every value's type is checked: this is the signer's encoding
+            raise ClaimsError("claims are not in the deterministic encoding the signer writes")
+        return claims
 
     @classmethod
-    def _from_obj(cls, obj: object) -> Claims:
-        if not isinstance(obj, CBOR_MAPS):
-            raise UnreadableEvidence("QR claims are not a CBOR map")
-        if obj.get(K_FORMAT) != FORMAT_VERSION:
-            raise UnreadableEvidence(f"unknown QR format version {obj.get(K_FORMAT)!r}")
-        kind = KINDS_BY_CBOR.get(obj.get(K_KIND))  # type: ignore[arg-type]
-        expires = obj.get(K_EXPIRES)
-        types_ok = (
-            kind is not None
-            and isinstance(obj.get(K_SERIAL), str)
-            and isinstance(obj.get(K_VERSION), int)
-            and isinstance(obj.get(K_ISSUER), str)
-            and isinstance(obj.get(K_ISSUED), int)
-            and (expires is None or isinstance(expires, int))
-            and isinstance(obj.get(K_HOLDER), str)
-            and isinstance(obj.get(K_DIGEST), bytes)
-            and (obj.get(K_STATUS) is None or (isinstance(obj.get(K_STATUS), int) and obj[K_STATUS] >= 0))
-        )
-        if not types_ok or kind is None:
-            raise UnreadableEvidence("QR claims are missing or of the wrong type")
-        if not (_SERIAL.match(obj[K_SERIAL]) and 1 <= obj[K_VERSION] <= 999 and _ISSUER.match(obj[K_ISSUER])):
-            raise UnreadableEvidence("QR claims hold a malformed serial, version or issuer")
-        identifier = str(LicenceId(kind.kind_code, obj[K_ISSUER], obj[K_SERIAL], obj[K_VERSION]))
-        return cls(identifier, kind.name, obj[K_ISSUER], obj[K_ISSUED], expires, obj[K_HOLDER], obj[K_DIGEST], obj.get(K_STATUS))
+    def from_cbor(cls, raw: bytes) -> Claims:
+        """Decode claims; raises UnreadableEvidence when they are damaged or of another format version."""
+        try:
+            return cls.decode(raw)
+        except ClaimsError as exc:
+            raise UnreadableEvidence(f"QR claims are damaged: {exc}") from exc
 
     @classmethod
     def from_cbor_or_none(cls, raw: bytes) -> Claims | None:
         """Like from_cbor, but None for damaged claims; an unknown format version still raises."""
         try:
-            obj = cbor2.loads(raw)
-        except Exception:
+            return cls.decode(raw)
+        except ClaimsError:
             return None
-        if isinstance(obj, CBOR_MAPS) and obj.get(K_FORMAT) not in (None, FORMAT_VERSION):
-            raise UnreadableEvidence(f"unknown QR format version {obj.get(K_FORMAT)!r}")
-        try:
-            return cls._from_obj(obj)
-        except UnreadableEvidence:
-            return None
+
+    @classmethod
+    def _from_obj(cls, obj: Mapping[Any, Any]) -> Claims:
+        unknown = [k for k in obj if not (type(k) is int and k in _CLAIM_NAMES)]
+        if unknown:
+            raise ClaimsError(f"unknown claim key {unknown[0]!r}"[:80])
+        missing = [_CLAIM_NAMES[k] for k in _REQUIRED if k not in obj]
+        if missing:
+            raise ClaimsError(f"{missing[0]}: missing")
+        kind = KINDS_BY_CBOR.get(_int(obj, K_KIND, 1, 255))
+        if kind is None:
+            raise ClaimsError("kind: not a licence kind")
+        serial, issuer, holder = _text(obj, K_SERIAL), _text(obj, K_ISSUER), _text(obj, K_HOLDER)
+        if not _SERIAL.fullmatch(serial):
+            raise ClaimsError("serial: must be 8-32 characters 0-9A-Z")
+        if not _ISSUER.fullmatch(issuer):
+            raise ClaimsError("issuer: must be 18 characters 0-9A-Z")
+        if not (0 < len(holder) <= MAX_HOLDER and holder.isprintable() and holder.strip() == holder):
+            raise ClaimsError(f"holder: must be 1-{MAX_HOLDER} printable characters")
+        version = _int(obj, K_VERSION, 1, 999)
+        issued = _int(obj, K_ISSUED, EARLIEST, LATEST)
+        expires = _int(obj, K_EXPIRES, EARLIEST, LATEST) if K_EXPIRES in obj else None
+        digest = obj[K_DIGEST]
+        if type(digest) is not bytes or len(digest) != 32:
+            raise ClaimsError("digest: must be 32 bytes")
+        status = _int(obj, K_STATUS, 0, MAX_STATUS_INDEX) if K_STATUS in obj else None
+        identifier = str(LicenceId(kind.kind_code, issuer, serial, version))
+        return cls(identifier, kind.name, issuer, issued, expires, holder, digest, status)
+
+
+class ClaimsError(ValueError):
+    """Signed claims that are not the platform's format 1: the reason names the claim."""
+
+
+_CLAIM_NAMES = {
+    K_FORMAT: "format",
+    K_SERIAL: "serial",
+    K_VERSION: "version",
+    K_KIND: "kind",
+    K_ISSUER: "issuer",
+    K_ISSUED: "issued_at",
+    K_EXPIRES: "expires_at",
+    K_HOLDER: "holder",
+    K_DIGEST: "digest",
+    K_STATUS: "status_index",
+}
+_REQUIRED = (K_SERIAL, K_VERSION, K_KIND, K_ISSUER, K_ISSUED, K_HOLDER, K_DIGEST)
+
+
+def _hashable(key: object) -> bool:
+    return isinstance(key, (int, str, bytes, bool, float, type(None)))
+
+
+def _int(obj: Mapping[Any, Any], key: int, low: int, high: int) -> int:
+    """An integer claim within [low, high]: a bool is not an integer, a bignum is out of range."""
+    value = obj[key]
+    if type(value) is not int:
+        raise ClaimsError(f"{_CLAIM_NAMES[key]}: must be an integer")
+    if not low <= value <= high:
+        raise ClaimsError(f"{_CLAIM_NAMES[key]}: out of range")
+    return value
+
+
+def _text(obj: Mapping[Any, Any], key: int) -> str:
+    value = obj[key]
+    if type(value) is not str:
+        raise ClaimsError(f"{_CLAIM_NAMES[key]}: must be text")
+    return value
 
 
 def sign_claims(claims: Claims, key: ec.EllipticCurvePrivateKey, kid: bytes) -> bytes:
@@ -144,7 +209,7 @@ def unb32(text: str) -> bytes:
     which is pure Python and was the largest cost of a QR check after ECDSA itself."""
     if not text:
         return b""
-    if not _B32.match(text) or len(text) % 8 in (1, 3, 6):
+    if not _B32.fullmatch(text) or len(text) % 8 in (1, 3, 6):
         raise ValueError("not unpadded base32")
     bits = 5 * len(text)
     value = int(text.translate(_B32_TO_INT_DIGITS), 32)
@@ -166,17 +231,74 @@ def qr_text(base_url: str, signed: bytes) -> str:
     return f"{base}/V/{b32(signed)}"
 
 
-def payload_from_text(text: str) -> bytes:
-    """The COSE bytes from a scanned QR text (full link or bare base32); raises UnreadableEvidence."""
+@dataclass(frozen=True)
+class Link:
+    """A scanned QR text taken apart: the signed payload, and where the link would take a phone."""
+
+    payload: bytes
+    origin: str | None  # scheme://host[:port]/path-prefix, lower-case; None for a bare payload
+
+    def points_elsewhere(self, base_url: str) -> bool:
+        """True when the link leads somewhere other than the platform's verify page: the payload
+        may be genuine, but a phone opening it sees another site's page (a phishing copy)."""
+        return self.origin is not None and self.origin != _origin(base_url)
+
+
+def _origin(url: str) -> str | None:
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if port is not None and port != {"http": 80, "https": 443}.get(scheme):
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}{parts.path.rstrip('/')}"
+
+
+def parse_link(text: str) -> Link:
+    """The payload of a scanned QR text (the full link, or the bare base32 payload); raises
+    UnreadableEvidence for anything else. Only http(s) links without user-info, query or fragment
+    are licence links: ``javascript:``/``data:`` texts and ``user@host`` authorities (which make a
+    link look like it goes to one host while it goes to another) are refused outright."""
     text = text.strip()
-    m = _PATH.search(text)
-    candidate = m.group(1) if m else text
-    candidate = candidate.upper()
-    if not candidate or not _B32.match(candidate):
+    if len(text) > MAX_PAYLOAD_CHARS + 400:
+        raise UnreadableEvidence("QR text is longer than any licence link")
+    if _BARE.fullmatch(text):
+        return Link(_decode_payload(text), None)
+    if not text.isprintable() or " " in text:
         raise UnreadableEvidence("QR text is not a licence verification link")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  (raises ValueError for a malformed port)
+    except ValueError as exc:
+        raise UnreadableEvidence("QR text is not a licence verification link") from exc
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise UnreadableEvidence(f"QR text is not a licence verification link (scheme {scheme[:20] or 'missing'!r})")
+    if "@" in parts.netloc or not parts.hostname:
+        raise UnreadableEvidence("QR link names a user or no host: not a licence verification link")
+    if parts.query or parts.fragment or text.endswith(("?", "#")):
+        raise UnreadableEvidence("QR link carries a query or fragment: not a licence verification link")
+    m = _PATH.fullmatch(parts.path)
+    if m is None:
+        raise UnreadableEvidence("QR text is not a licence verification link")
+    return Link(_decode_payload(m["payload"]), _origin(urlunsplit((scheme, parts.netloc, m["prefix"], "", ""))))
+
+
+def _decode_payload(candidate: str) -> bytes:
+    candidate = candidate.upper()
     if len(candidate) < MIN_PAYLOAD_CHARS:
         raise UnreadableEvidence("QR text is too short to hold a signed licence payload")
+    if len(candidate) > MAX_PAYLOAD_CHARS:
+        raise UnreadableEvidence("QR text is longer than any signed licence payload")
     try:
         return unb32(candidate)
     except (binascii.Error, ValueError) as exc:
         raise UnreadableEvidence("QR payload is not valid base32") from exc
+
+
+def payload_from_text(text: str) -> bytes:
+    """The COSE bytes from a scanned QR text (full link or bare base32); raises UnreadableEvidence."""
+    return parse_link(text).payload

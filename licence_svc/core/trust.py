@@ -21,6 +21,7 @@ class TrustedIssuer:
     department_name: str
     kinds: frozenset[str]
     withdrawn_reason: str | None = None
+    retired_at: float | None = None  # seconds since the epoch: rotated out; nothing it signs later is genuine
 
     @cached_property
     def kid(self) -> bytes:

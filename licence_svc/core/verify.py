@@ -19,10 +19,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from . import cose
 from .annotate import PLATFORM_CODE, CopySection
+from ..errors import UnreadableEvidence
 from .dates import CHINA, cn_date
 from .kinds import KINDS
-from .payload import Claims, data_digest, payload_from_text
+from .payload import Claims, ClaimsError, Link, data_digest, parse_link, payload_from_text
 from .pdfinspect import PdfFindings, inspect_pdf
+from .revocation import public_label
 from .statuslist import StatusList
 from .trust import TrustedIssuer, TrustStore
 
@@ -107,9 +109,10 @@ class RecordView:
     data_digest: str  # hex
     qr_text: str
     pdf_sha256: str
-    status_reason: str = ""
+    status_category: str | None = None  # core.revocation: what the public is told (never the free text)
     holder_id_masked: str = ""
     superseded_by: str | None = None
+    kid: str = ""  # hex: the key that signed the licence at issuance
 
 
 @dataclass(frozen=True)
@@ -224,24 +227,32 @@ def _summary(claims: Claims, issuer: TrustedIssuer | None) -> dict[str, Any]:
     }
 
 
+class _Signed(NamedTuple):
+    claims: Claims | None
+    issuer: TrustedIssuer | None
+    msg: cose.Sign1 | None
+
+
 def _check_claims(
     run: _Run,
     signed: bytes,
     *,
     trust: TrustStore,
     now: datetime,
-) -> tuple[Claims | None, TrustedIssuer | None]:
+) -> _Signed:
     """Stages 1-5: format, key id, signature, authorisation, expiry."""
-    # 1. Format: COSE_Sign1 with ES256 and version-1 claims (an unknown version is unreadable).
+    # 1. Format: the one deterministic encoding of a COSE_Sign1 with ES256 and version-1 claims,
+    # each claim of its type and range (an unknown format version is unreadable).
     try:
         msg = cose.parse_sign1(signed)
     except cose.CoseFormatError as exc:
         run.fail(FORMAT, "tampered", f"payload is damaged: {exc}", f"二维码数据已损坏：{exc}")
-        return None, None
-    claims = Claims.from_cbor_or_none(msg.payload)  # an unknown format version raises: unreadable
-    if claims is None:
-        run.fail(FORMAT, "tampered", "payload claims are damaged", "二维码数据中的证照信息已损坏")
-        return None, None
+        return _Signed(None, None, None)
+    try:
+        claims = Claims.decode(msg.payload)
+    except ClaimsError as exc:
+        run.fail(FORMAT, "tampered", f"payload claims are damaged: {exc}", f"二维码数据中的证照信息已损坏：{exc}")
+        return _Signed(None, None, msg)
     run.ok(FORMAT, "signed payload format 1 (COSE_Sign1, ES256)", "签名数据格式第 1 版（COSE_Sign1，ES256）")
     # 2. Key id: must name a certificate the platform root issued.
     issuer = trust.issuers.get(msg.kid)
@@ -253,12 +264,12 @@ def _check_claims(
             f"签名密钥 {msg.kid.hex()} 不在平台信任列表中",
         )
         run.skip(SIGNATURE, "not checked: signing key unknown", "未核验：签名密钥未知")
-        return claims, None
+        return _Signed(claims, None, msg)
     # 3. Signature over the claims.
     public_key = issuer.public_key
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or not cose.verify_sign1(msg, public_key):
         run.fail(SIGNATURE, "forged", "signature does not match the payload", "数字签名与数据不符")
-        return claims, issuer
+        return _Signed(claims, issuer, msg)
     run.ok(SIGNATURE, "ES256 signature verifies", "ES256 数字签名验证通过")
     if issuer.withdrawn_reason:
         run.fail(
@@ -266,6 +277,13 @@ def _check_claims(
             "untrusted",
             f"signing key withdrawn: {issuer.withdrawn_reason}",
             f"签名密钥已被撤回：{issuer.withdrawn_reason}",
+        )
+    elif issuer.retired_at is not None and claims.issued_at > issuer.retired_at:
+        run.fail(
+            ISSUER_TRUSTED,
+            "forged",
+            f"payload dated {_iso(claims.issued_at)}, after its signing key was retired on {_iso(int(issuer.retired_at))}",
+            f"数据签发时间晚于其签名密钥的停用时间（{_date_zh(issuer.retired_at)}）",
         )
     elif not (issuer.validity[0] <= claims.issued_at <= issuer.validity[1]):
         run.fail(
@@ -302,21 +320,24 @@ def _check_claims(
         run.ok(NOT_EXPIRED, "no expiry (长期)", "长期有效")
     else:
         run.ok(NOT_EXPIRED, f"valid until {_iso(claims.expires_at)}", f"有效期至{_date_zh(claims.expires_at)}")
-    return claims, issuer
+    return _Signed(claims, issuer, msg)
 
 
 _STATUS_VERDICTS = {"revoked": "revoked", "suspended": "suspended", "superseded": "superseded"}
-_STATUS_TEXT = {"revoked": "已吊销/注销", "suspended": "已暂停", "superseded": "已被新版本取代"}
+_STATUS_TEXT = {"suspended": "已暂停使用", "superseded": "已被新版本取代"}
 
 
 @dataclass(frozen=True)
 class StatusSource:
-    """Where status comes from: the register (online) or a signed status list (offline)."""
+    """Where status comes from: the register (online) or a signed status list (offline); with
+    ``unavailable`` (English, Chinese), the register could not be asked and the report says so."""
 
     lookup: Callable[[str], RecordView | None] | None = None
     status_list: StatusList | None = None
     as_of: datetime | None = None  # when the status list was issued: taken from the list unless given
+    next_update: datetime | None = None  # the list's promise of a newer one: past it, the list is stale
     copy_lookup: Callable[[str], CopyRecordView | None] | None = None  # by redemption id
+    unavailable: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.as_of is None and self.status_list is not None:
@@ -330,20 +351,26 @@ class StatusSource:
 OFFLINE = StatusSource()
 
 
-def _status_verdict(run: _Run, status: str, reason: str, where: str, where_zh: str) -> None:
-    if status in _STATUS_VERDICTS:
-        why, why_zh = (f": {reason}", f"：{reason}") if reason else ("", "")
-        run.fail(STATUS, _STATUS_VERDICTS[status], f"{_STATUS_TEXT[status]} (licence {status}){why}", f"证照{_STATUS_TEXT[status]}{why_zh}")
+def _status_verdict(run: _Run, status: str, category: str | None, where: str, where_zh: str) -> None:
+    """The public learns the status and, for a revocation, its category: never the department's
+    free-text reason, which may name people, cases or internal matters."""
+    if status == "revoked":
+        label = public_label(category)
+        run.fail(STATUS, "revoked", f"licence revoked ({category or 'revoked or cancelled'}; {where})", f"证照已{label}（{where_zh}）")
+    elif status in _STATUS_VERDICTS:
+        run.fail(STATUS, _STATUS_VERDICTS[status], f"licence {status} ({where})", f"证照{_STATUS_TEXT[status]}（{where_zh}）")
     else:
         run.ok(STATUS, f"licence is in force ({where})", f"证照现行有效（{where_zh}）")
 
 
-def _check_status(run: _Run, claims: Claims | None, source: StatusSource) -> RecordView | None:
-    """6. Status from the register, else from a signed status list; offline says so rather than guessing.
+def _check_status(run: _Run, signed: _Signed, source: StatusSource, *, now: datetime) -> RecordView | None:
+    """6. Status from the register, else from a signed status list; without either the status is
+    "not checked" and the verdict at best ``unchecked``, never valid.
 
     Only a payload that passed the signature and issuer checks is looked up: the register's
     word on a licence nobody trusted signing would only muddy the verdict.
     """
+    claims = signed.claims
     if claims is None:
         run.skip(STATUS, "not checked: payload unreadable", "未核验：数据无法读取")
         return None
@@ -354,25 +381,32 @@ def _check_status(run: _Run, claims: Claims | None, source: StatusSource) -> Rec
             "未核验：数据并非由有权签发机关真实签发",
         )
         return None
+    if source.unavailable is not None:
+        en, zh = source.unavailable
+        run.skip(STATUS, f"not checked: {en}", f"未核验：{zh}")
+        return None
     if source.lookup is not None:
         record = source.lookup(claims.identifier)
         if record is None:
             run.fail(STATUS, "forged", "no such licence in the register", "登记库中无此证照")
             return None
-        _status_verdict(run, record.status, record.status_reason, "register", "据登记库")
-        if record.data_digest != claims.digest.hex():
-            run.fail(
-                STATUS,
-                "forged",
-                "payload's data digest differs from the register's record",
-                "二维码数据摘要与登记库记录不符",
-            )
+        _status_verdict(run, record.status, record.status_category, "register", "据登记库")
+        assert signed.msg is not None  # claims were decoded from it
+        _check_binding(run, signed.msg, claims, record)
         return record
     if source.status_list is not None:
+        status_list = source.status_list
+        if source.next_update is not None and now > source.next_update:
+            run.skip(
+                STATUS,
+                f"not checked: the status list of {status_list.issued_at} is past its next update ({source.next_update.isoformat()})",
+                f"未核验：状态列表已过期（应于{_date_zh(source.next_update.timestamp())}更新）",
+            )
+            return None
         if claims.status_index is None:
             run.skip(STATUS, "not checked: payload carries no status list position", "未核验：数据未载明状态列表位置")
             return None
-        status = source.status_list.status(claims.issuer, claims.status_index)
+        status = status_list.status(claims.issuer, claims.status_index)
         if status is None:
             run.skip(
                 STATUS,
@@ -380,18 +414,62 @@ def _check_status(run: _Run, claims: Claims | None, source: StatusSource) -> Rec
                 "未核验：状态列表未覆盖该位置（列表可能早于证照签发）",
             )
         else:
-            status_list = source.status_list
             issued_zh = _date_zh(status_list.issued.timestamp()) if status_list.issued else status_list.issued_at
-            _status_verdict(run, status, "", f"status list of {status_list.issued_at}", f"据{issued_zh}发布的状态列表")
+            _status_verdict(run, status, None, f"status list of {status_list.issued_at}", f"据{issued_zh}发布的状态列表")
         return None
     run.skip(STATUS, "not checked: offline verification (no register or status list)", "未核验：离线核验（无登记库或状态列表）")
     return None
 
 
+_BOUND_FIELDS = (
+    ("holder", "holder", "持证人"),
+    ("kind", "kind", "证照类型"),
+    ("issuer", "issuer", "签发机关"),
+    ("issued_at", "issue time", "签发时间"),
+    ("expires_at", "expiry", "有效期"),
+    ("status_index", "status position", "状态列表位置"),
+    ("digest", "data digest", "数据摘要"),
+)
+
+
+def _check_binding(run: _Run, msg: cose.Sign1, claims: Claims, record: RecordView) -> None:
+    """6b. The payload is the one the register recorded at issuance for this identifier: a genuine
+    signature by an authorised key does not make claims the register does not hold valid (a
+    leaked or misused department key could otherwise mint a "valid" QR for another holder)."""
+    try:
+        issued = cose.parse_sign1(parse_link(record.qr_text).payload)
+        issued_claims: Claims | None = Claims.decode(issued.payload)
+    except (UnreadableEvidence, cose.CoseFormatError, ClaimsError):
+        issued, issued_claims = None, None
+    if issued is not None and issued.encode() == msg.encode() and msg.kid.hex() == record.kid and claims.digest.hex() == record.data_digest:
+        run.ok(REGISTER_MATCH, "payload is the one recorded at issuance", "二维码数据与登记库签发记录一致")
+        return
+    differs: list[tuple[str, str]] = []
+    if issued_claims is not None:
+        differs += [(en, zh) for name, en, zh in _BOUND_FIELDS if getattr(claims, name) != getattr(issued_claims, name)]
+    elif claims.digest.hex() != record.data_digest:
+        differs.append(("data digest", "数据摘要"))
+    if msg.kid.hex() != record.kid or (issued is not None and issued.kid != msg.kid):
+        differs.append(("signing key", "签名密钥"))
+    if differs:
+        run.fail(
+            REGISTER_MATCH,
+            "forged",
+            f"payload differs from the register's record of this licence: {', '.join(en for en, _ in differs)}",
+            f"二维码数据与登记库签发记录不符：{'、'.join(zh for _, zh in differs)}",
+        )
+    else:  # same claims and key, other bytes: a re-encoded signature (ECDSA's mirror S), not the QR issued
+        run.fail(
+            REGISTER_MATCH,
+            "tampered",
+            "payload carries the issued claims but not the signature issued with them",
+            "二维码数据的签名并非签发时的签名",
+        )
+
+
 def _report(
     run: _Run,
-    claims: Claims | None,
-    issuer: TrustedIssuer | None,
+    signed: _Signed,
     record: RecordView | None,
     *,
     now: datetime,
@@ -399,26 +477,47 @@ def _report(
     trust: TrustStore,
     source: StatusSource,
     copy: CopySection | None = None,
+    notices: tuple[Notice, ...] = (),
 ) -> Report:
-    licence = _summary(claims, issuer) if claims else None
+    claims = signed.claims
+    licence = _summary(claims, signed.issuer) if claims else None
     if licence is not None and record is not None:
         licence["holder_id"] = record.holder_id_masked
         licence["superseded_by"] = record.superseded_by
-    status_as_of = now if source.lookup else source.as_of
+    status_as_of = now if source.lookup and source.unavailable is None else source.as_of
     copy_info = None
     if copy is not None:  # the embedded section less the original's digest, and what it means now
         copy_info = {k: v for k, v in copy.as_attachment().items() if k != "original_pdf_sha256"}
         copy_info.update(expired=now > copy.expires_at, notice=copy.notice())
-    return Report(run.verdict, tuple(run.checks), licence, now, evidence, source.name, status_as_of, trust.as_of, copy_info)
+    verdict = run.verdict
+    if verdict == VALID and any(c.name == STATUS and c.passed is None for c in run.checks):
+        verdict = UNCHECKED  # genuine, but nobody said it is still in force
+    name = None if source.unavailable else source.name
+    return Report(verdict, tuple(run.checks), licence, now, evidence, name, status_as_of, trust.as_of, copy_info, notices)
 
 
-def verify_qr(text: str, *, trust: TrustStore, now: datetime, source: StatusSource = OFFLINE) -> Report:
-    """Verify scanned QR text; ``source`` says where status comes from (none: offline)."""
-    signed = payload_from_text(text)
+def _link_notices(link: Link, base_url: str | None) -> tuple[Notice, ...]:
+    if base_url is None or not link.points_elsewhere(base_url):
+        return ()
+    return (
+        Notice(
+            "other_host",
+            f"the QR links to {link.origin}, not to this platform ({base_url}): a phone opening it sees another site",
+            f"二维码链接指向 {link.origin}，并非本平台地址（{base_url}）：用手机扫码打开的是其他网站，谨防仿冒",
+        ),
+    )
+
+
+def verify_qr(
+    text: str, *, trust: TrustStore, now: datetime, source: StatusSource = OFFLINE, base_url: str | None = None
+) -> Report:
+    """Verify scanned QR text; ``source`` says where status comes from (none: offline). With the
+    platform's ``base_url``, a link to another host gets a notice."""
+    link = parse_link(text)
     run = _Run()
-    claims, issuer = _check_claims(run, signed, trust=trust, now=now)
-    record = _check_status(run, claims, source)
-    return _report(run, claims, issuer, record, now=now, evidence="qr", trust=trust, source=source)
+    signed = _check_claims(run, link.payload, trust=trust, now=now)
+    record = _check_status(run, signed, source, now=now)
+    return _report(run, signed, record, now=now, evidence="qr", trust=trust, source=source, notices=_link_notices(link, base_url))
 
 
 def _attachment(findings: PdfFindings) -> dict[str, Any] | None:
@@ -426,7 +525,7 @@ def _attachment(findings: PdfFindings) -> dict[str, Any] | None:
         return None
     try:
         doc = json.loads(findings.attachment)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         return None
     if not (isinstance(doc, dict) and isinstance(doc.get("data"), dict) and isinstance(doc.get("qr_text"), str)):
         return None
@@ -440,12 +539,17 @@ def verify_pdf(
     now: datetime,
     source: StatusSource = OFFLINE,
     inspect: Callable[[bytes, x509.Certificate], PdfFindings] | None = None,
+    base_url: str | None = None,
 ) -> Report:
     """Verify a licence PDF: its PAdES signature against the platform root, its embedded data and
     QR payload, and (with the register as ``source``) that it is the very file the register holds.
     An annotated copy (加注件: embedded data with a ``copy`` section) must be signed by the platform
     identity, be the file its redemption handed out, and is valid only until its expiry and while
     the holder's grant stands; the report's ``copy`` says for whom and what.
+
+    Offline nothing binds the visible page to the register, so the PDF must be certified by the
+    very key that signed its QR: a department key withdrawn (or leaked) cannot re-sign a genuine
+    QR and data under another page.
 
     ``inspect`` runs pyhanko; callers handling uploads pass one that runs in a constrained process.
     """
@@ -474,6 +578,13 @@ def verify_pdf(
         run.fail(PDF_INTEGRITY, "untrusted", "signing certificate does not chain to the platform root", "签章证书不能链接到平台根证书")
     elif pdf_issuer is None:
         run.fail(PDF_INTEGRITY, "untrusted", "signing certificate is not a platform department certificate", "签章证书不是平台登记的部门证书")
+    elif pdf_issuer.withdrawn_reason:
+        run.fail(
+            PDF_INTEGRITY,
+            "untrusted",
+            f"PDF certified with a withdrawn key: {pdf_issuer.withdrawn_reason}",
+            f"PDF 签章密钥已被撤回：{pdf_issuer.withdrawn_reason}",
+        )
     else:
         stamped, stamped_zh = ("time-stamped", "带有时间戳") if findings.timestamped else ("NOT time-stamped", "无时间戳")
         run.ok(
@@ -484,16 +595,24 @@ def verify_pdf(
         if not findings.timestamped:
             run.fail(PDF_INTEGRITY, "tampered", "time-stamp missing or invalid", "时间戳缺失或无效")
     doc = _attachment(findings)
-    if doc is None:
+    try:
+        link = parse_link(doc["qr_text"]) if doc is not None else None
+    except UnreadableEvidence:
+        link = None
+    if doc is None or link is None:
         run.fail(FORMAT, "tampered", "embedded licence data (licence.json) missing or damaged", "PDF 内嵌的证照数据（licence.json）缺失或已损坏")
-        _check_status(run, None, source)
-        return _report(run, None, None, None, now=now, evidence="pdf", trust=trust, source=source)
+        _check_status(run, _Signed(None, None, None), source, now=now)
+        return _report(run, _Signed(None, None, None), None, now=now, evidence="pdf", trust=trust, source=source)
     is_copy = "copy" in doc
     copy = CopySection.parse(doc["copy"]) if is_copy else None
     if is_copy and copy is None:
         run.fail(FORMAT, "tampered", "annotated-copy section (加注件信息) of the embedded data is damaged", "内嵌数据中的加注件信息已损坏")
-    claims, issuer = _check_claims(run, payload_from_text(doc["qr_text"]), trust=trust, now=now)
-    embedded_digest = data_digest(doc["data"])
+    signed = _check_claims(run, link.payload, trust=trust, now=now)
+    claims, issuer = signed.claims, signed.issuer
+    try:
+        embedded_digest = data_digest(doc["data"])
+    except (UnicodeEncodeError, RecursionError, ValueError):  # a lone surrogate, or nesting json.loads took
+        embedded_digest = b""
     if claims is not None and (embedded_digest != claims.digest or doc.get("identifier") != claims.identifier):
         run.fail(FORMAT, "tampered", "embedded data does not match the signed QR payload", "内嵌数据与已签名的二维码数据不符")
     if is_copy:
@@ -505,18 +624,20 @@ def verify_pdf(
             "signed with the platform's copy-signing key, but not an annotated copy (加注件)",
             "以平台加注件签章密钥签章，但并非加注件",
         )
-    elif claims is not None and issuer and pdf_issuer and pdf_issuer.department_code != issuer.department_code:
+    elif claims is not None and issuer and pdf_issuer and pdf_issuer.kid != issuer.kid:
         run.fail(
             ISSUER_AUTHORISED,
             "forged",
-            "PDF signed by another department than the QR",
-            f"PDF 由{pdf_issuer.department_name}签章，与二维码的签发部门{issuer.department_name}不一致",
+            f"PDF certified with key {pdf_issuer.kid.hex()} of {pdf_issuer.department_code}, not with key {issuer.kid.hex()} that signed its QR",
+            f"PDF 签章密钥（{pdf_issuer.department_name}，{pdf_issuer.kid.hex()}）并非签发其二维码的密钥（{issuer.department_name}，{issuer.kid.hex()}）",
         )
-    record = _check_status(run, claims, source)
+    record = _check_status(run, signed, source, now=now)
     copy_record = _match_record(run, pdf, doc, claims, record, embedded_digest.hex(), source, is_copy=is_copy, copy=copy)
     if copy is not None:
         _check_copy_validity(run, copy, copy_record, now=now, online=source.copy_lookup is not None)
-    return _report(run, claims, issuer, record, now=now, evidence="pdf", trust=trust, source=source, copy=copy)
+    return _report(
+        run, signed, record, now=now, evidence="pdf", trust=trust, source=source, copy=copy, notices=_link_notices(link, base_url)
+    )
 
 
 def _check_copy_signer(run: _Run, pdf_issuer: TrustedIssuer | None) -> None:

@@ -22,7 +22,7 @@ from ..core.masking import mask_name
 from ..core.payload import Claims, canonical_json, data_digest, qr_text, sign_claims
 from ..core.pdfsign import sha256_hex, sign_licence_pdf
 from ..core.render import RenderRequest, render_pdf
-from ..errors import Conflict, InvalidInput, NotAuthorised, Unavailable
+from ..errors import Conflict, InvalidInput, NotAuthorised, SigningKeyRetired, Unavailable
 from ..storage.licences import free_status_index, get_licence, idempotent_result, insert_licence
 from ..storage.models import Department
 from ..storage.pdfstore import pdf_key
@@ -112,11 +112,11 @@ def issue(
         if replay:
             return _with_codes(replay, with_claim_codes)
     clean = validate(spec.name, data, can_render=fonts.can_render)
-    key_row, signer, creds = platform.signer_for(dept)
-    now = now or utcnow()
+    now = now or utcnow()  # before the key is read: a rotation after that read is dated later still
     expiry = spec.expiry_date(clean)
     digest = data_digest(clean)
     for _attempt in range(3):  # a serial or position clash with a concurrent issue draws again
+        key_row, signer, creds = platform.signer_for(dept)
         lid = previous.next_version() if previous else new_licence_id(spec.kind_code, dept.code)
         identifier = str(lid)
         status_index = free_status_index(dept.code)
@@ -199,6 +199,9 @@ def issue(
                 holders=holders,
                 claim_codes=code_rows,
             )
+        except SigningKeyRetired:
+            platform.pdfs.delete(key)  # not inserted: sign again with the department's new key
+            continue
         except Conflict:
             platform.pdfs.delete(key)  # certainly not inserted: this identifier belongs to another licence
             if idempotency_key:

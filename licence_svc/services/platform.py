@@ -13,7 +13,7 @@ from ..config import MAX_BASE_URL, Settings
 from ..core.pdfsign import PdfSigner
 from ..core.pki import Credentials, credit_code_of
 from ..core.trust import TrustedIssuer, TrustStore
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, Unavailable
 from ..storage import db
 from ..storage.keystore import KeyStore
 from ..storage.licences import signing_keys_stamp
@@ -66,16 +66,23 @@ class Platform:
 
     def issuers(self) -> list[tuple[TrustedIssuer, str]]:
         """Every department certificate with its state: active, retired (rotated out, still
-        verifies what it signed) or withdrawn (nothing it signed verifies)."""
+        verifies what it signed before its retirement) or withdrawn (nothing it signed verifies)."""
+        rows = list(SigningKey.select(SigningKey, Department).join(Department).order_by(SigningKey.created_at))
         out = []
-        for row in SigningKey.select(SigningKey, Department).join(Department).order_by(SigningKey.created_at):
+        for row in rows:
             cert = x509.load_pem_x509_certificate(row.cert_pem.encode("ascii"))
+            retired = None
+            if not row.active and not row.withdrawn_at:
+                # Keys retired before retirement times were kept: retired when the next key came.
+                successor = next((r.created_at for r in rows if r.department_id == row.department_id and r.created_at > row.created_at), None)
+                retired = row.retired_at or successor
             issuer = TrustedIssuer(
                 cert=cert,
                 department_code=row.department.code,
                 department_name=row.department.name,
                 kinds=frozenset(row.department.kind_list),
                 withdrawn_reason=(row.withdrawn_reason or "withdrawn") if row.withdrawn_at else None,
+                retired_at=as_utc(retired).timestamp() if retired else None,
             )
             state = "withdrawn" if row.withdrawn_at else ("active" if row.active else "retired")
             out.append((issuer, state))
@@ -85,13 +92,20 @@ class Platform:
         """The trust the register holds now; certificates the root did not issue are dropped.
 
         Rebuilt only when the signing-key table changed (one cheap query), so a rotation or a
-        withdrawal in any process is seen by the next verification here.
+        withdrawal in any process is seen by the next verification here. With the database
+        unavailable, the last store built serves, dated when it was built (the report says so).
         """
-        stamp = signing_keys_stamp()
+        try:
+            stamp = signing_keys_stamp()
+        except Unavailable:
+            with self._lock:
+                if self._trust is None:
+                    raise
+                return self._trust[1]
         with self._lock:
             if self._trust is None or self._trust[0] != stamp:
                 store = TrustStore.build(self.root_cert(), (i for i, _ in self.issuers()))
-                self._trust = (stamp, store)
+                self._trust = (stamp, replace(store, as_of=utcnow()))
             store = self._trust[1]
         return replace(store, as_of=utcnow())
 

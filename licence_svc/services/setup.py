@@ -101,7 +101,11 @@ def ensure_signing_key(platform: Platform, dept: Department, root: pki.Credentia
     keys.write_key(keys.department_key_path(dept.code, kid), key)
     keys.write_cert(keys.department_cert_path(dept.code, kid), cert)
     with db.database.atomic():
+        retiring = [r.kid for r in SigningKey.select(SigningKey.kid).where((SigningKey.department == dept.code) & SigningKey.active)]
         SigningKey.update(active=False).where(SigningKey.department == dept.code).execute()
+        # Taken after the update: an issue still holding the old key (storage.licences.insert_licence
+        # re-checks it in its transaction) is dated before this, so nothing genuine post-dates it.
+        SigningKey.update(retired_at=utcnow()).where(SigningKey.kid.in_(retiring) & SigningKey.retired_at.is_null()).execute()
         SigningKey.create(
             kid=kid,
             department=dept.code,
@@ -109,6 +113,8 @@ def ensure_signing_key(platform: Platform, dept: Department, root: pki.Credentia
             active=True,
             created_at=now,
         )
+    for old in retiring:
+        keys.destroy_key(keys.department_key_path(dept.code, old))
     return True
 
 
@@ -123,8 +129,9 @@ def rotate_key(platform: Platform, department_code: str) -> str:
     return str(row.kid)
 
 
-def withdraw_key(kid: str, *, reason: str) -> None:
-    """Withdraw a signing key: every licence it signed fails verification, with ``reason``."""
+def withdraw_key(platform: Platform, kid: str, *, reason: str) -> None:
+    """Withdraw a signing key: every licence it signed fails verification, with ``reason``; its
+    private half is destroyed (the certificate stays on the trust list, marked withdrawn)."""
     reason = reason.strip()
     if not reason:
         raise InvalidInput.single("reason", "required")
@@ -133,6 +140,7 @@ def withdraw_key(kid: str, *, reason: str) -> None:
         raise InvalidInput.single("kid", f"no signing key {kid}")
     with db.database.atomic():
         SigningKey.update(active=False, withdrawn_at=utcnow(), withdrawn_reason=reason[:200]).where(SigningKey.kid == row.kid).execute()
+    platform.keys.destroy_key(platform.keys.department_key_path(row.department_id, row.kid))
 
 
 def add_department(platform: Platform, code: str, name: str, kinds: list[str], *, issue_key: bool = True) -> Department:

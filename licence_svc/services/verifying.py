@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from cryptography import x509
@@ -19,6 +19,7 @@ from ..core.verify import OFFLINE, CopyRecordView, RecordView, Report, StatusSou
 from ..storage.copies import redemption_with_grant
 from ..storage.licences import find_licence_for_verification
 from . import audit
+from ..errors import UnreadableEvidence
 from .platform import Platform, utcnow
 from .sandbox import inspect_pdf_sandboxed
 
@@ -33,9 +34,10 @@ def lookup_record(identifier: str) -> RecordView | None:
         data_digest=row.data_digest,
         qr_text=row.qr_text,
         pdf_sha256=row.pdf_sha256,
-        status_reason=row.status_reason or "",
+        status_category=row.status_category,
         holder_id_masked=mask_number(row.holder),
         superseded_by=row.superseded_by,
+        kid=row.kid,
     )
 
 
@@ -65,7 +67,20 @@ def offline_sources(
         return trust, OFFLINE
     body = open_document(status_list, root)
     parsed = StatusList.from_body(body)
-    return trust, StatusSource(status_list=parsed, as_of=datetime.fromisoformat(parsed.issued_at))
+    if parsed.issued is None:
+        raise UnreadableEvidence("status list has no valid issued_at")
+    return trust, StatusSource(status_list=parsed, as_of=parsed.issued, next_update=_moment(body.get("next_update"), "next_update"))
+
+
+def _moment(value: object, name: str) -> datetime:
+    """A signed document's time: an offline verifier must know when a status list stops being news."""
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise UnreadableEvidence(f"status list has no valid {name}")
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def check_qr_with(text: str, trust: TrustStore, source: StatusSource, *, now: datetime | None = None) -> Report:
@@ -75,7 +90,7 @@ def check_qr_with(text: str, trust: TrustStore, source: StatusSource, *, now: da
 def verify_text_online(platform: Platform, text: str, now: datetime) -> Report:
     """A QR text checked against the register, not audited: for callers that check more (a
     picture's printed text, a scan) and audit the whole report themselves."""
-    return verify_qr(text, trust=platform.trust_store(), now=now, source=REGISTER)
+    return verify_qr(text, trust=platform.trust_store(), now=now, source=REGISTER, base_url=platform.settings.base_url)
 
 
 def _audited(platform: Platform, report: Report, actor: str, client: str | None) -> Report:
@@ -89,7 +104,9 @@ def check_qr(
     platform: Platform, text: str, *, offline: bool = False, actor: str = "public", client: str | None = None, now: datetime | None = None
 ) -> Report:
     """Verify QR text against the register (or offline) and record the verification."""
-    report = verify_qr(text, trust=platform.trust_store(), now=now or utcnow(), source=OFFLINE if offline else REGISTER)
+    report = verify_qr(
+        text, trust=platform.trust_store(), now=now or utcnow(), source=OFFLINE if offline else REGISTER, base_url=platform.settings.base_url
+    )
     return _audited(platform, report, actor, client)
 
 
@@ -99,7 +116,7 @@ def check_image(
     """Verify the licence QR in a photo or scan (JPEG or PNG) against the register; the report's
     evidence is "image". Raises ImageTooLarge, or UnreadableEvidence when no QR code can be read."""
     text = read_qr_from_image(image)
-    report = verify_qr(text, trust=platform.trust_store(), now=now or utcnow(), source=REGISTER)
+    report = verify_text_online(platform, text, now or utcnow())
     return _audited(platform, replace(report, evidence="image"), actor, client)
 
 
@@ -113,12 +130,14 @@ def check_pdf(
     client: str | None = None,
     now: datetime | None = None,
 ) -> Report:
-    """``sandbox`` parses the PDF in a separate, resource-limited process: use it for uploads."""
+    """Verify a PDF; ``sandbox`` parses it in a separate, resource-limited process, as every
+    surface that takes a PDF from outside (upload, CLI) must."""
     report = verify_pdf(
         pdf,
         trust=platform.trust_store(),
         now=now or utcnow(),
         source=OFFLINE if offline else REGISTER,
         inspect=inspect_pdf_sandboxed if sandbox else None,
+        base_url=platform.settings.base_url,
     )
     return _audited(platform, report, actor, client)

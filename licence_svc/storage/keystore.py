@@ -92,6 +92,23 @@ class KeyStore:
         tmp.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         os.replace(tmp, path)
 
+    def destroy_key(self, path: Path) -> bool:
+        """Overwrite and delete a private key that must never sign again (a retired or withdrawn
+        department key); its certificate stays, so what it signed before still verifies. Returns
+        whether there was a key to destroy. Overwriting is best effort on journalling or
+        copy-on-write file systems, which is why keys should also be encrypted at rest."""
+        try:
+            fd = os.open(path, os.O_WRONLY)
+        except FileNotFoundError:
+            return False
+        with os.fdopen(fd, "r+b") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            fh.write(os.urandom(size))
+            fh.flush()
+            os.fsync(fh.fileno())
+        path.unlink()
+        return True
+
     # -- reading -------------------------------------------------------------------------------
 
     def read_key(self, path: Path) -> PrivateKey:

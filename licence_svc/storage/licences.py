@@ -8,7 +8,7 @@ from typing import Any
 
 import peewee
 
-from ..errors import Conflict, NotFound, Unavailable
+from ..errors import Conflict, NotFound, SigningKeyRetired, Unavailable
 from .db import database, register_errors, write_transaction
 from .models import Department, IdempotencyKey, Licence, SigningKey, StatusEvent
 
@@ -31,6 +31,7 @@ def insert_licence(
     from .holders import add_holders
 
     with register_errors(), write_transaction():
+        _require_signing_key(fields["kid"])
         row = Licence.create(**fields)
         add_holders(row.identifier, holders or [fields["holder"]], claim_codes or [])
         if idempotency is not None:
@@ -48,6 +49,19 @@ def insert_licence(
         for event in audit or ():
             audit_trail.append(**event)
         return row
+
+
+def _require_signing_key(kid: str) -> None:
+    """The key that signed this licence must still be the department's to use, checked in the
+    inserting transaction and held (FOR SHARE) until it commits: a rotation then waits for us and
+    dates the retirement after this licence, so offline verifiers never see a genuine licence
+    dated after its key's retirement."""
+    query = SigningKey.select(SigningKey.active, SigningKey.withdrawn_at).where(SigningKey.kid == kid)
+    if not isinstance(database.obj, peewee.SqliteDatabase):  # SQLite: the write lock is already ours
+        query = query.for_update("FOR SHARE")
+    key = query.first()
+    if key is None or not key.active or key.withdrawn_at is not None:
+        raise SigningKeyRetired(f"signing key {kid} was retired or withdrawn during the issue")
 
 
 def idempotent_result(department: str, key: str) -> tuple[str, str] | None:
@@ -98,12 +112,13 @@ def find_licence_for_verification(identifier: str) -> Licence | None:
             Licence.select(
                 Licence.identifier,
                 Licence.status,
-                Licence.status_reason,
+                Licence.status_category,
                 Licence.data_digest,
                 Licence.qr_text,
                 Licence.pdf_sha256,
                 Licence.holder,
                 Licence.superseded_by,
+                Licence.kid,
             )
             .where(Licence.identifier == identifier)
             .first()
@@ -147,9 +162,11 @@ def change_status(
     at: datetime,
     superseded_by: str | None = None,
     audit: dict[str, Any] | None = None,
+    category: str | None = None,
 ) -> Licence:
     """Move a licence to ``to`` if it is in one of ``allowed_from``; record who, when and why
-    (and the audit event, when given) in the same transaction."""
+    (and the audit event, when given) in the same transaction. ``category`` is the public
+    category of a revocation (core.revocation.CATEGORIES); every other change clears it."""
     from . import audit as audit_trail
 
     with register_errors(), write_transaction():
@@ -164,6 +181,7 @@ def change_status(
         StatusEvent.create(licence=row, from_status=row.status, to_status=to, actor=actor, reason=reason, at=at)
         row.status = to
         row.status_reason = reason
+        row.status_category = category
         if superseded_by:
             row.superseded_by = superseded_by
         row.save()

@@ -296,8 +296,12 @@ def test_init_force_replaces_the_keys(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "created root CA" in proc.stdout
     after = _snapshot(tmp_path / "keys")
-    # the platform's copy-signing key is re-issued under the new root, beside the retired one
-    assert set(before) <= set(after) and all(name.startswith("departments/") for name in set(after) - set(before))
+    # the platform's copy-signing key is re-issued under the new root; the retired one keeps its
+    # certificate (what it signed still verifies) but its private half is destroyed
+    retired = {name for name in before if name.startswith("departments/") and name.endswith(".key")}
+    assert retired and not retired & set(after)
+    assert {name[:-4] + ".pem" for name in retired} <= set(after)
+    assert set(before) - retired <= set(after) and all(name.startswith("departments/") for name in set(after) - set(before))
     for name in ("root-ca.key", "root-ca.pem", "tsa.key", "tsa.pem"):
         assert after[name][0] != before[name][0], name
     assert all(mode == 0o600 for name, (_, mode) in after.items() if name.endswith(".key"))

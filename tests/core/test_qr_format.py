@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from licence_svc.core import cose
 from licence_svc.core.kinds import KINDS
-from licence_svc.core.payload import Claims, canonical_json, payload_from_text, qr_text, sign_claims
+from licence_svc.core.payload import EARLIEST, LATEST, Claims, canonical_json, payload_from_text, qr_text, sign_claims
 from licence_svc.core.qr import qr_matrix
 from licence_svc.errors import UnreadableEvidence
 
@@ -75,9 +75,9 @@ def test_qr_text_is_alphanumeric_mode_and_at_most_version_12() -> None:
 @settings(max_examples=60, deadline=None)
 @given(
     kind=st.sampled_from(sorted(KINDS)),
-    issued=st.integers(0, 2**32 - 1),
-    expires=st.one_of(st.none(), st.integers(0, 2**32 - 1)),
-    holder=st.text(min_size=1, max_size=12),
+    issued=st.integers(EARLIEST, LATEST),
+    expires=st.one_of(st.none(), st.integers(EARLIEST, LATEST)),
+    holder=st.text(min_size=1, max_size=12).filter(lambda h: h.isprintable() and h.strip() == h),
     digest=st.binary(min_size=32, max_size=32),
     version=st.integers(1, 999),
 )
