@@ -42,7 +42,11 @@ class Sign1:
         return _sig_structure(self.protected, self.payload)
 
     def encode(self) -> bytes:
-        return cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [self.protected, {}, self.payload, self.signature]))
+        """The deterministic CBOR of tag 18 [protected, {}, payload, signature], written directly:
+        every verification compares the scanned bytes with it."""
+        return b"".join(
+            (b"\xd2\x84", _bstr_head(len(self.protected)), self.protected, b"\xa0", _bstr_head(len(self.payload)), self.payload, b"\x58\x40", self.signature)
+        )
 
     @property
     def high_s(self) -> bool:

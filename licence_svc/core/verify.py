@@ -437,13 +437,17 @@ def _check_binding(run: _Run, msg: cose.Sign1, claims: Claims, record: RecordVie
     signature by an authorised key does not make claims the register does not hold valid (a
     leaked or misused department key could otherwise mint a "valid" QR for another holder)."""
     try:
-        issued = cose.parse_sign1(parse_link(record.qr_text).payload)
-        issued_claims: Claims | None = Claims.decode(issued.payload)
-    except (UnreadableEvidence, cose.CoseFormatError, ClaimsError):
-        issued, issued_claims = None, None
-    if issued is not None and issued.encode() == msg.encode() and msg.kid.hex() == record.kid and claims.digest.hex() == record.data_digest:
+        issued_bytes: bytes | None = parse_link(record.qr_text).payload
+    except UnreadableEvidence:
+        issued_bytes = None
+    if issued_bytes == msg.encode() and msg.kid.hex() == record.kid and claims.digest.hex() == record.data_digest:
         run.ok(REGISTER_MATCH, "payload is the one recorded at issuance", "二维码数据与登记库签发记录一致")
         return
+    try:  # only now, to name what differs
+        issued: cose.Sign1 | None = cose.parse_sign1(issued_bytes or b"")
+        issued_claims: Claims | None = Claims.decode(issued.payload) if issued else None
+    except (UnreadableEvidence, cose.CoseFormatError, ClaimsError):
+        issued, issued_claims = None, None
     differs: list[tuple[str, str]] = []
     if issued_claims is not None:
         differs += [(en, zh) for name, en, zh in _BOUND_FIELDS if getattr(claims, name) != getattr(issued_claims, name)]
