@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import re
@@ -43,7 +44,6 @@ _SERIAL = re.compile(r"[0-9A-Z]{8,32}")
 _ISSUER = re.compile(r"[0-9A-Z]{18}")
 _B32 = re.compile(r"[A-Z2-7]+")
 _BARE = re.compile(r"[A-Za-z2-7]+")
-_PATH = re.compile(r"(?P<prefix>.*)/[Vv]/(?P<payload>[A-Za-z2-7]+)/?")
 
 
 def canonical_json(data: Mapping[str, Any]) -> bytes:
@@ -98,7 +98,10 @@ class Claims:
             raise ClaimsError("claims are not CBOR") from exc
         if not isinstance(obj, CBOR_MAPS):
             raise ClaimsError("claims are not a CBOR map")
-        fmt = obj.get(K_FORMAT) if all(_hashable(k) for k in obj) else None
+        try:
+            fmt = obj.get(K_FORMAT)
+        except TypeError:  # an unhashable key cannot be looked up, nor be a claim
+            fmt = None
         if fmt != FORMAT_VERSION or type(fmt) is not int:
             if type(fmt) is int and fmt > FORMAT_VERSION:
                 raise UnreadableEvidence(f"unknown QR format version {fmt}")
@@ -170,10 +173,6 @@ _CLAIM_NAMES = {
     K_STATUS: "status_index",
 }
 _REQUIRED = (K_SERIAL, K_VERSION, K_KIND, K_ISSUER, K_ISSUED, K_HOLDER, K_DIGEST)
-
-
-def _hashable(key: object) -> bool:
-    return isinstance(key, (int, str, bytes, bool, float, type(None)))
 
 
 def _int(obj: Mapping[Any, Any], key: int, low: int, high: int) -> int:
@@ -267,10 +266,21 @@ def parse_link(text: str) -> Link:
         raise UnreadableEvidence("QR text is longer than any licence link")
     if _BARE.fullmatch(text):
         return Link(_decode_payload(text), None)
-    if not text.isprintable() or " " in text:
+    m = _LINK.fullmatch(text)
+    if m is None:
         raise UnreadableEvidence("QR text is not a licence verification link")
+    return Link(_decode_payload(m["payload"]), _link_origin(m["prefix"]))
+
+
+_LINK = re.compile(r"(?P<prefix>[!-~]*?)/[Vv]/(?P<payload>[A-Za-z2-7]+)/?")
+
+
+@functools.lru_cache(maxsize=64)
+def _link_origin(prefix: str) -> str | None:
+    """The origin of a link's part before ``/V/``, checked once per distinct prefix (a window sees
+    the same few all day). Raises UnreadableEvidence for what is not an http(s) address."""
     try:
-        parts = urlsplit(text)
+        parts = urlsplit(prefix)
         parts.port  # noqa: B018  (raises ValueError for a malformed port)
     except ValueError as exc:
         raise UnreadableEvidence("QR text is not a licence verification link") from exc
@@ -279,12 +289,9 @@ def parse_link(text: str) -> Link:
         raise UnreadableEvidence(f"QR text is not a licence verification link (scheme {scheme[:20] or 'missing'!r})")
     if "@" in parts.netloc or not parts.hostname:
         raise UnreadableEvidence("QR link names a user or no host: not a licence verification link")
-    if parts.query or parts.fragment or text.endswith(("?", "#")):
+    if parts.query or parts.fragment or "?" in prefix or "#" in prefix:
         raise UnreadableEvidence("QR link carries a query or fragment: not a licence verification link")
-    m = _PATH.fullmatch(parts.path)
-    if m is None:
-        raise UnreadableEvidence("QR text is not a licence verification link")
-    return Link(_decode_payload(m["payload"]), _origin(urlunsplit((scheme, parts.netloc, m["prefix"], "", ""))))
+    return _origin(prefix)
 
 
 def _decode_payload(candidate: str) -> bytes:
