@@ -8,7 +8,6 @@ a file after a crash issues what is missing and duplicates nothing.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import os
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..core.kinds import KINDS, get_kind, validate
+from ..core.strictjson import JsonRefused, parse_json
 from ..errors import Conflict, FieldProblem, InvalidInput, LicenceError
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def _csv_value(kind: str, name: str, value: str) -> Any:
     if value == "":
         return None
     if kind == "household_register" and name == "members":
-        return json.loads(value)
+        return parse_json(value)
     return value
 
 
@@ -98,8 +98,8 @@ def read_rows(stream: TextIO, *, kind: str, fmt: str, key_column: str = KEY_COLU
         for number, raw in enumerate(reader, start=1):
             try:
                 data = {k: _csv_value(kind, k, v or "") for k, v in raw.items() if k is not None and (k != key_column or k in fields)}
-            except json.JSONDecodeError as exc:
-                yield Row(number, None, None, (FieldProblem("members", f"not a JSON list: {exc.msg}"),))
+            except JsonRefused as exc:
+                yield Row(number, None, None, (FieldProblem("members", f"not a JSON list: {exc}"),))
                 continue
             if None in raw:
                 yield Row(number, None, None, (FieldProblem("row", "more cells than header columns"),))
@@ -111,9 +111,9 @@ def read_rows(stream: TextIO, *, kind: str, fmt: str, key_column: str = KEY_COLU
         if not line:
             continue
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Row(number, None, None, (FieldProblem("line", f"not JSON: {exc.msg}"),))
+            obj = parse_json(line)
+        except JsonRefused as exc:  # one hostile line is that row's problem, not the batch's
+            yield Row(number, None, None, (FieldProblem("line", str(exc)),))
             continue
         if not isinstance(obj, dict):
             yield Row(number, None, None, (FieldProblem("line", "must be a JSON object"),))

@@ -21,15 +21,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the app; refuses to start when private keys are missing or readable by others."""
     platform = Platform.open(settings)
     platform.check_ready()
-    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"), static_folder=None)
+    app = Flask(
+        __name__, template_folder=str(PROJECT_ROOT / "templates"), static_folder=str(PROJECT_ROOT / "static"), static_url_path="/static"
+    )
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.config["JSON_AS_ASCII"] = False
     app.extensions["licence_platform"] = platform
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from . import checks_api, department_api, holder_pages, matters_api, openapi, pages, problems, public, shares_api, verify_api
+    from . import checks_api, department_api, headers, holder_pages, matters_api, openapi, pages, problems, public, shares_api, verify_api
 
     problems.register(app)
+    headers.register(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(verify_api.bp)
     app.register_blueprint(department_api.bp)
@@ -42,7 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.before_request
     def _connect() -> None:
-        if request.endpoint != "public.health":  # liveness must not depend on the database
+        if request.endpoint not in ("public.health", "static"):  # liveness must not depend on the database
             connect()
 
     @app.teardown_request

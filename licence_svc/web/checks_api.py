@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify
 from ..core.fieldcheck import LONG_TERM, claim_fields
 from ..core.kinds import KINDS
 from ..services import checks
-from .department_api import json_body
+from .bodies import json_object
 from .openapi import API, DATE_TIME, errors, json_response, obj, operation, ref
 from .openapi import json_body as body_of
 from .public import client, platform, require_token
@@ -26,7 +26,7 @@ BODY: dict[str, type] = {"kind": str, "holder": str, "claims": dict, "purpose": 
 @bp.post("/checks")
 def create_check() -> Response:
     principal = require_token("check")  # before the body: a token that may not check learns nothing more
-    body = json_body(BODY, ("kind", "holder", "claims", "purpose"))
+    body = json_object(BODY, ("kind", "holder", "claims", "purpose"))
     answer = checks.check(
         platform(),
         principal,

@@ -98,9 +98,7 @@ def _load_session() -> None:
 
 @bp.after_request
 def _private(resp: Response) -> Response:
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["X-Frame-Options"] = "DENY"
-    resp.headers["Referrer-Policy"] = "no-referrer"
+    resp.headers["Cache-Control"] = "no-store"  # frame denial, no Referer and the CSP: web/headers.py
     return resp
 
 

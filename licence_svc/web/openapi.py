@@ -17,10 +17,12 @@ from .. import __version__
 from ..core import verify as pipeline
 from ..core.checkdigits import CREDIT_ALPHABET
 from ..core.kinds import ETHNICITIES, KINDS, MAX_PHOTO_BYTES, VEHICLE_CLASSES, FieldSpec, KindSpec
+from ..core.revocation import CATEGORIES, GENERIC
 from ..core.statuslist import CODES
 from ..services.lifecycle import MAX_REASON
 from ..services.records import MAX_PAGE
-from .department_api import MAX_BATCH_BYTES, MAX_JSON_BYTES
+from .bodies import MAX_JSON_BYTES
+from .department_api import MAX_BATCH_BYTES
 from .public import platform
 from .verify_api import MAX_PDF_BYTES, MAX_QR_TEXT
 
@@ -36,17 +38,7 @@ IDENTIFIER_PATTERN = (
 ID_NUMBER_PATTERN = r"^[1-9][0-9]{16}[0-9X]$"
 CREDIT_CODE_PATTERN = rf"^[{CREDIT_ALPHABET}]{{18}}$"
 BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
-CHECK_NAMES = (
-    pipeline.FORMAT,
-    pipeline.SIGNATURE,
-    pipeline.ISSUER_TRUSTED,
-    pipeline.ISSUER_AUTHORISED,
-    pipeline.NOT_EXPIRED,
-    pipeline.STATUS,
-    pipeline.PDF_INTEGRITY,
-    pipeline.PDF_MATCHES_RECORD,
-    pipeline.COPY_VALIDITY,
-)
+CHECK_NAMES = tuple(pipeline.CHECK_LABELS)  # every check a report may hold, in pipeline order
 
 
 DATE_TIME = {"type": "string", "format": "date-time"}
@@ -167,7 +159,14 @@ def schemas() -> dict[str, Any]:
         "kind": ref("Kind"),
         "version": {"type": "integer", "minimum": 1, "maximum": 999},
         "status": ref("LicenceStatus"),
-        "status_reason": {"type": ["string", "null"], "maxLength": MAX_REASON},
+        "status_reason": {"type": ["string", "null"], "maxLength": MAX_REASON, "description": "the department's own words for the last status change; never shown to the public"},
+        "status_category": {
+            "type": ["string", "null"],
+            "enum": [*CATEGORIES, None],
+            "description": "a revoked licence's public category, as verification reports show it ("
+            + "; ".join(f"{k}: {v}" for k, v in CATEGORIES.items())
+            + f"); null otherwise, and for a licence revoked without one ({GENERIC})",
+        },
         "issued_at": DATE_TIME,
         "expires_at": nullable(DATE_TIME),
         "superseded_by": nullable(ref("Identifier")),
@@ -200,6 +199,32 @@ def schemas() -> dict[str, Any]:
                 title="变更请求 New version",
             ),
             "StatusChangeRequest": obj({"reason": {"type": "string", "minLength": 1, "maxLength": MAX_REASON}}, title="状态变更 Status change"),
+            "LicenceSearch": obj(
+                {
+                    "kind": {**ref("Kind"), "description": "a kind outside the token's scope is a 403"},
+                    "status": ref("LicenceStatus"),
+                    "holder": {"type": "string", "description": "first holder's ID number or credit code"},
+                    "issued_after": {"type": "string", "description": "ISO 8601 date or date-time (UTC when no offset)"},
+                    "cursor": {"type": "string", "description": "`next_cursor` of the previous page"},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50},
+                },
+                [],
+                title="证照查询 List filters",
+            ),
+            "RevokeRequest": obj(
+                {
+                    "reason": {"type": "string", "minLength": 1, "maxLength": MAX_REASON, "description": "the department's own record of why; never shown to the public"},
+                    "category": {
+                        "type": "string",
+                        "enum": list(CATEGORIES),
+                        "description": "what verification reports show instead of the reason: "
+                        + "; ".join(f"{k}: {v}" for k, v in CATEGORIES.items())
+                        + f" (without it: {GENERIC})",
+                    },
+                },
+                ["reason"],
+                title="吊销/注销 Revoke",
+            ),
             "VerifyQrRequest": obj({"qr": {"type": "string", "minLength": 1, "maxLength": MAX_QR_TEXT, "description": "the QR text as scanned: the verification link or its payload"}}),
             "VerifyUpload": obj(
                 {"file": {"type": "string", "format": "binary", "description": f"a licence PDF (at most {MAX_PDF_BYTES // (1024 * 1024)} MiB) or a photo or scan of one (PNG, JPEG)"}}
@@ -324,7 +349,11 @@ def schemas() -> dict[str, Any]:
                     "verdict": {"type": "string", "enum": list(pipeline.VERDICTS), "description": "; ".join(f"{k}: {v}" for k, v in pipeline.VERDICT_LABELS.items())},
                     "verdict_label": {"type": "string", "enum": list(pipeline.VERDICT_LABELS.values())},
                     "valid": {"type": "boolean"},
-                    "evidence": {"type": "string", "enum": ["qr", "pdf", "image"]},
+                    "evidence": {
+                        "type": "string",
+                        "enum": ["qr", "pdf", "image", "scan"],
+                        "description": "qr: QR text; pdf: a signed licence PDF; image: a photo or scan (PNG, JPEG); scan: a PDF without a signature (a scan saved as PDF)",
+                    },
                     "checks": {"type": "array", "items": ref("Check")},
                     "licence": nullable(ref("VerifiedLicence")),
                     "checked_at": DATE_TIME,
@@ -339,8 +368,21 @@ def schemas() -> dict[str, Any]:
                         **nullable(ref("AnnotatedCopy")),
                         "description": "an annotated copy (加注件) handed to a window through a holder's grant; null for the licence itself",
                     },
+                    "warnings": {
+                        "type": "array",
+                        "items": ref("Notice"),
+                        "description": "what the person checking must know that does not change the verdict; pages show these prominently",
+                    },
                 },
                 title="核验报告 Verification report",
+            ),
+            "Notice": obj(
+                {
+                    "code": {"type": "string", "description": "stable, for programs: e.g. other_host (the QR links to another host than this platform), printed_text_not_compared"},
+                    "message": {"type": "string", "description": "in English"},
+                    "message_zh": {"type": "string", "description": "in Chinese, as the pages show it"},
+                },
+                title="提示 Notice",
             ),
             "SignedDocument": obj(
                 {
@@ -447,11 +489,16 @@ def paths() -> dict[str, Any]:
                 description,
                 {"200": json_response("the licence's new summary", ref("LicenceSummary")), **errors(*DEPT_ERRORS, 409, 413)},
                 parameters=[IDENTIFIER_PARAM],
-                requestBody=json_body("StatusChangeRequest"),
+                requestBody=json_body("RevokeRequest" if action == "revoke" else "StatusChangeRequest"),
             )
         }
         for action, title, description in (
-            ("revoke", "吊销/注销 Revoke", "Final: a valid or suspended licence becomes revoked; verification says so at once."),
+            (
+                "revoke",
+                "吊销/注销 Revoke",
+                "Final: a valid or suspended licence becomes revoked; verification says so at once, with the "
+                "category (never the reason).",
+            ),
             ("suspend", "暂停 Suspend", "A valid licence becomes suspended."),
             ("reinstate", "恢复 Reinstate", "A suspended licence becomes valid again."),
         )
@@ -494,6 +541,17 @@ def paths() -> dict[str, Any]:
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50}},
                 ],
             ),
+        },
+        f"{API}/licences/search": {
+            "post": operation(
+                "searchLicences",
+                "licences",
+                "证照列表（请求体）List own licences, filters in the body",
+                "The same list as `GET /licences`, with the filters in a JSON body rather than the URL, so a "
+                "holder's ID number does not land in a proxy's or browser's log. Prefer it for `holder`.",
+                {"200": json_response("one page", ref("LicenceList")), **errors(401, 403, 413, 422, 429, 503)},
+                requestBody=json_body("LicenceSearch"),
+            )
         },
         f"{API}/licences/{{identifier}}": {
             "get": operation(

@@ -11,20 +11,22 @@ from .public import platform
 
 bp = Blueprint("pages", __name__)
 
+NO_STORE = {"Cache-Control": "no-store"}  # a verdict holds at the moment it is given: status changes
+
 
 @bp.get("/v/<payload>")
 @bp.get("/V/<payload>")
-def verdict(payload: str) -> tuple[str, int]:
+def verdict(payload: str) -> tuple[str, int, dict[str, str]]:
     try:
         report = check_qr(platform(), payload, client=request.remote_addr).as_dict()
     except UnreadableEvidence as exc:
-        return render_template("verdict.html", report=None, error=exc.detail, labels=VERDICT_LABELS), 422
-    return render_template("verdict.html", report=report, error=None, labels=VERDICT_LABELS), 200
+        return render_template("verdict.html", report=None, error=exc.detail, labels=VERDICT_LABELS), 422, NO_STORE
+    return render_template("verdict.html", report=report, error=None, labels=VERDICT_LABELS), 200, NO_STORE
 
 
 @bp.get("/verify")
 def console() -> str:
-    return render_template("console.html", labels=VERDICT_LABELS)
+    return render_template("console.html")
 
 
 @bp.get("/s/<code>")

@@ -19,7 +19,9 @@ def problem(status: int, slug: str, title: str, detail: str, **extra: object) ->
     """An RFC 9457 problem document; ``errors`` lists {field, reason} for invalid input."""
     body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail, "instance": request.path}
     body.update(extra)
-    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/problem+json")
+    # "replace": a lone surrogate that reached a detail cannot be encoded; never a 500 for it
+    data = json.dumps(body, ensure_ascii=False).encode("utf-8", "replace")
+    return Response(data, status=status, mimetype="application/problem+json")
 
 
 def register(app: Flask) -> None:

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, jsonify
 
 from ..core.verify import VERDICT_LABELS, VERDICTS
 from ..services import shares
-from .department_api import json_body
+from .bodies import json_object
 from .openapi import API, CREDIT_CODE_PATTERN, DATE_TIME, PDF_RESPONSE, errors, json_response, licence_props, nullable, obj, operation, ref
 from .openapi import json_body as body_of
 from .public import client, platform, principal, require_token
@@ -27,7 +27,7 @@ def _authenticate() -> None:
 
 @bp.post("/shares/redeem")
 def redeem() -> Response:
-    body = json_body({"code": str}, ("code",))
+    body = json_object({"code": str}, ("code",))
     return jsonify(shares.redeem(platform(), principal(), body["code"], client=client()))
 
 

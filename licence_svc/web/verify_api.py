@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 from ..errors import InvalidInput, PayloadTooLarge, UnreadableEvidence
 from ..services import trustdocs
 from ..services.verifying import check_image, check_pdf, check_qr
+from .bodies import read_json
 from .public import platform
 
 bp = Blueprint("verify_api", __name__, url_prefix="/api/v1")
@@ -16,6 +17,7 @@ bp = Blueprint("verify_api", __name__, url_prefix="/api/v1")
 MAX_PDF_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024  # the largest evidence: a phone photo (qrread caps images at 15 MiB)
 MAX_QR_TEXT = 4096
+MAX_QR_JSON_BYTES = 64 * 1024  # {"qr": ...} with the longest QR text, even all \uXXXX-escaped
 
 
 def verify_evidence() -> dict[str, Any]:
@@ -31,7 +33,7 @@ def verify_evidence() -> dict[str, Any]:
             return check_pdf(platform(), data, sandbox=True, client=request.remote_addr).as_dict()
         data += upload.read(MAX_UPLOAD_BYTES)  # images may be larger than PDFs; qrread caps them
         return check_image(platform(), data, client=request.remote_addr).as_dict()
-    body = request.get_json(silent=True)
+    body = read_json(max_bytes=MAX_QR_JSON_BYTES, required=False)
     if body is None:
         raise UnreadableEvidence("send JSON {\"qr\": \"...\"} or a multipart upload 'file' (PDF or image)")
     if not isinstance(body, dict):
@@ -49,7 +51,9 @@ def verify_evidence() -> dict[str, Any]:
 
 @bp.post("/verify")
 def verify() -> Response:
-    return jsonify(verify_evidence())
+    resp = jsonify(verify_evidence())
+    resp.headers["Cache-Control"] = "no-store"  # a report is an answer at one moment: status changes
+    return resp
 
 
 @bp.get("/trust-list")

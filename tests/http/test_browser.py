@@ -52,11 +52,11 @@ def valid_card(live_server: LiveServer, departments: dict[str, str]) -> Any:  # 
 
 @pytest.fixture(scope="module")
 def revoked_card(live_server: LiveServer, departments: dict[str, str]) -> Any:  # noqa: F811
-    """An identity card revoked with the reason 测试吊销."""
+    """An identity card revoked as lost (遗失作废), with the department's own reason 测试吊销 (never shown)."""
     from licence_svc.services import lifecycle
 
     issued = _issue_id_card(live_server, departments)
-    in_a_thread(lifecycle.revoke, issued.identifier, reason="测试吊销", actor="test")
+    in_a_thread(lifecycle.revoke, issued.identifier, reason="测试吊销", category="lost", actor="test")
     return issued
 
 
@@ -147,7 +147,8 @@ def test_console_scanner_shows_revoked_with_reason(console: Any, revoked_card: A
     assert verdict.get_attribute("data-verdict") == "revoked", console.locator("#result").inner_text()
     text = verdict.inner_text()
     assert text.startswith("已吊销") and "有效" not in text.splitlines()[0]
-    assert "证照已吊销/注销：测试吊销" in text  # the Chinese reason (reason_zh), not the English one
+    assert "证照已遗失作废（据登记库）" in text  # the public category in Chinese (reason_zh), not the English one
+    assert "测试吊销" not in console.locator("#result").inner_text()  # never the department's own words
     assert "licence revoked" not in console.locator("#result").inner_text()
     assert verdict.evaluate("e => getComputedStyle(e).backgroundColor") == RED
     assert FULL_NAME not in console.locator("#result").inner_text()
@@ -175,7 +176,7 @@ def test_console_upload_tampered_pdf_then_genuine(console: Any, valid_card: Any,
     assert verdict_in_result(console).get_attribute("data-verdict") == "valid", console.locator("#result").inner_text()
     result = console.locator("#result").inner_text()
     assert result.startswith("有效")
-    assert "pdf" in result and issued.identifier in result
+    assert "证据：PDF 文件" in result and issued.identifier in result
     assert MASKED_NAME in result and FULL_NAME not in result
 
 
@@ -228,7 +229,8 @@ def test_qr_link_page_revoked_on_a_phone(
     verdict = phone.locator("[data-verdict]")
     assert verdict.get_attribute("data-verdict") == "revoked", phone.locator("main").inner_text()
     assert phone.locator("[data-verdict] .big").inner_text() == "已吊销"
-    assert "证照已吊销/注销：测试吊销" in phone.locator("[data-verdict] .reason").inner_text()
+    assert "证照已遗失作废（据登记库）" in phone.locator("[data-verdict] .reason").inner_text()
+    assert "测试吊销" not in phone.content()
     assert verdict.evaluate("e => getComputedStyle(e).backgroundColor") == RED
     assert "有效" not in phone.locator("[data-verdict]").inner_text()
     _check_phone_layout(phone)

@@ -487,7 +487,8 @@ def test_console_and_api_describe_reason_zh(client: Any) -> None:
     spec = client.get("/api/v1/openapi.json").get_json()
     check = spec["components"]["schemas"]["Check"]
     assert "reason_zh" in check["required"] and check["properties"]["reason_zh"]["type"] == "string"
-    assert "c.reason_zh" in client.get("/verify").get_data(as_text=True)
+    assert 'src="/static/js/console.js"' in client.get("/verify").get_data(as_text=True)
+    assert "c.reason_zh" in client.get("/static/js/console.js").get_data(as_text=True)  # the console's script, a file under the CSP
 
 
 # -- unreadable, invalid and oversized input: problem+json -----------------------------------

@@ -518,3 +518,24 @@ def test_a_data_field_can_be_the_key_column() -> None:
     (row,) = _read("degree_certificate", [degree], key_column="certificate_number")
     assert row.key is not None and row.key.endswith(":" + degree["certificate_number"])
     assert row.data is not None and row.data.get("certificate_number") == degree["certificate_number"]
+
+
+def test_hostile_lines_are_rejected_rows_not_a_failed_batch() -> None:
+    """A line nested 50,000 deep, a lone surrogate in a key, NaN, a duplicate key or a members cell
+    of the same: each is that row's problem, named, and the rows around it are read."""
+    import io
+
+    from licence_svc.services.bulk import read_rows
+
+    good = json.dumps(load_sample("id_card") | {"record_number": "R1"}, ensure_ascii=False)
+    lines = [good, "[" * 50_000 + "]" * 50_000, '{"\\ud800": 1}', '{"a": NaN}', '{"a": 1, "a": 2}', good.replace("R1", "R2")]
+    rows = list(read_rows(io.StringIO("\n".join(lines)), kind="id_card", fmt="jsonl"))
+    problems = {row.number: [(p.field, p.reason) for p in row.problems] for row in rows}
+    assert problems[1] == [] and problems[6] == []
+    assert problems[2] == [("line", "nested deeper than 32 levels")]
+    assert "lone surrogate" in problems[3][0][1]
+    assert problems[4][0][1].startswith("not JSON: NaN") and "duplicate key" in problems[5][0][1]
+    header = "name,sex,ethnicity,birth_date,address,id_number,authority,valid_from,valid_until,members,record_number"
+    members = '"[' + "[" * 5000 + "]" * 5000 + ']"'
+    csv_rows = list(read_rows(io.StringIO(f"{header}\n" + ",".join(["x"] * 9 + [members, "R3"])), kind="household_register", fmt="csv"))
+    assert csv_rows[0].problems[0].field == "members" and "nested deeper" in csv_rows[0].problems[0].reason

@@ -429,8 +429,8 @@ def test_verify_api_reports_the_copy(client: Any, make_copy: Callable[..., Copy]
 
 
 def test_console_shows_the_copy(client: Any) -> None:
-    page = client.get("/verify").get_data(as_text=True)
-    assert "report.copy" in page and "加注件" in page
+    script = client.get("/static/js/console.js").get_data(as_text=True)
+    assert "report.copy" in script and "加注件" in script
 
 
 def test_a_print_of_the_copy_still_scans(platform: Any, make_copy: Callable[..., Copy]) -> None:
