@@ -1,7 +1,8 @@
 """Command line: the same services the HTTP API calls, with domain errors mapped to exit codes.
 
 Exit codes: 0 success (for verify: the licence is valid), 1 verified but not valid,
-2 invalid input or unreadable evidence, 3 not authorised, 4 not found, 6 misconfigured, 7 unavailable.
+2 invalid input or unreadable evidence, 3 not authorised, 4 not found, 5 conflict, 6 misconfigured,
+7 unavailable, 8 (verify) genuine but its status not checked (``unchecked``: never valid).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import click
 from cryptography.hazmat.primitives import serialization
 
 from .core.dates import CHINA
+from .core.revocation import CATEGORIES as REVOCATION_CATEGORIES
 from .errors import InvalidInput, LicenceError
 from .services import audit as audit_service
 from .services import bulk, lifecycle, trustdocs
@@ -28,7 +30,7 @@ from .services import checks as checks_service
 from .services import setup as setup_service
 from .services.issuing import issue as issue_licence
 from .services.platform import Platform
-from .core.verify import Report
+from .core.verify import UNCHECKED, Report
 from .services.verifying import check_pdf, check_qr, check_qr_with, offline_sources
 from .storage.keystore import KeyStore
 
@@ -206,7 +208,23 @@ def _status_command(name: str, action: Callable[..., Any], doc: str) -> None:
         click.echo(f"{row.identifier} is now {row.status}")
 
 
-_status_command("revoke", lifecycle.revoke, "Revoke a licence (吊销/注销); final.")
+@main.command("revoke")
+@click.argument("identifier")
+@click.option("--reason", required=True, help="Why, in the department's own words; recorded with who and when, never shown to the public.")
+@click.option(
+    "--category",
+    default=None,
+    metavar="CODE",
+    help="What verification shows instead of the reason: " + ", ".join(f"{k} ({v})" for k, v in REVOCATION_CATEGORIES.items()) + ".",
+)
+@_domain_errors
+def revoke(identifier: str, reason: str, category: str | None) -> None:
+    """Revoke a licence (吊销/注销); final."""
+    _platform()
+    row = lifecycle.revoke(identifier.strip(), reason=reason, category=category, actor=_actor())
+    click.echo(f"{row.identifier} is now {row.status}" + (f" ({row.status_category})" if row.status_category else ""))
+
+
 _status_command("suspend", lifecycle.suspend, "Suspend a licence until reinstated.")
 _status_command("reinstate", lifecycle.reinstate, "Reinstate a suspended licence.")
 
@@ -243,8 +261,7 @@ def rotate_key(department: str) -> None:
 @_domain_errors
 def withdraw_key(kid: str, reason: str) -> None:
     """Withdraw a signing key: every licence signed with it fails verification with the reason."""
-    _platform()
-    setup_service.withdraw_key(kid.strip(), reason=reason)
+    setup_service.withdraw_key(_platform(), kid.strip(), reason=reason)
     click.echo(f"signing key {kid} withdrawn")
 
 
@@ -496,7 +513,7 @@ def verify(
         )
         report = check_qr_with(qr, trust, source)
         _print_report(report, as_json)
-        sys.exit(0 if report.valid else 1)
+        sys.exit(_verdict_exit(report))
     platform = _platform()
     if qr is not None:
         report = check_qr(platform, qr, offline=offline, actor=_actor())
@@ -506,9 +523,18 @@ def verify(
             pdf = pdf_file.read_bytes()
         except OSError as exc:
             raise InvalidInput.single("file", f"cannot read {pdf_file}: {exc.strerror}") from exc
-        report = check_pdf(platform, pdf, offline=offline, actor=_actor())
+        report = check_pdf(platform, pdf, offline=offline, sandbox=True, actor=_actor())
     _print_report(report, as_json)
-    sys.exit(0 if report.valid else 1)
+    sys.exit(_verdict_exit(report))
+
+
+UNCHECKED_EXIT = 8
+
+
+def _verdict_exit(report: Report) -> int:
+    """0 only for valid; ``unchecked`` has its own code, so a script never mistakes it for valid
+    nor for a licence found wanting."""
+    return 0 if report.valid else (UNCHECKED_EXIT if report.verdict == UNCHECKED else 1)
 
 
 def _print_report(report: Report, as_json: bool) -> None:
@@ -519,6 +545,8 @@ def _print_report(report: Report, as_json: bool) -> None:
         for check in report.checks:
             mark = {True: "ok  ", False: "FAIL", None: "--  "}[check.passed]
             click.echo(f"  [{mark}] {check.name}: {check.reason}")
+        for notice in report.warnings:
+            click.echo(f"  [NOTE] {notice.message}")
         if report.licence:
             lic = report.licence
             click.echo(f"licence: {lic['identifier']} {lic['kind_label']} holder {lic['holder']} issuer {lic['issuer']['name'] or lic['issuer']['code']}")

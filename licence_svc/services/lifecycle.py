@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..core.identifiers import parse_licence_id
+from ..core.revocation import CATEGORIES
 from ..errors import Conflict, InvalidInput, NotAuthorised
 from ..storage.licences import change_status, get_licence
 from ..storage.models import Licence
@@ -19,6 +20,13 @@ from .records import owned
 from .tokens import Principal
 
 MAX_REASON = 200
+
+
+def _category(category: str | None) -> str | None:
+    """The public category of a revocation (core.revocation.CATEGORIES), or None (shown as 吊销/注销)."""
+    if category is None or (isinstance(category, str) and category in CATEGORIES):
+        return category
+    raise InvalidInput.single("category", f"one of {', '.join(CATEGORIES)}")
 
 
 def _reason(reason: str) -> str:
@@ -56,9 +64,11 @@ def _change(
     principal: Principal | None,
     client: str | None,
     now: datetime | None,
+    category: str | None = None,
 ) -> Licence:
     _target(identifier, principal, department, client)
     reason = _reason(reason)
+    category = _category(category)
     allowed, to = _TRANSITIONS[action]
     now = now or utcnow()
     return change_status(
@@ -69,6 +79,7 @@ def _change(
         reason=reason,
         at=now,
         audit=audit.event(action, actor=actor, outcome="ok", licence=identifier, client=client, now=now),
+        category=category,
     )
 
 
@@ -77,13 +88,18 @@ def revoke(
     *,
     reason: str,
     actor: str,
+    category: str | None = None,
     department: str | None = None,
     principal: Principal | None = None,
     client: str | None = None,
     now: datetime | None = None,
 ) -> Licence:
-    """吊销/注销: final."""
-    return _change("revoke", identifier, reason=reason, actor=actor, department=department, principal=principal, client=client, now=now)
+    """吊销/注销: final. ``reason`` is the department's own words, for its records; verification
+    reports show only ``category`` (core.revocation.CATEGORIES; None: 吊销/注销).
+    Raises InvalidInput naming ``reason`` or ``category``, NotFound, NotAuthorised, Conflict."""
+    return _change(
+        "revoke", identifier, reason=reason, actor=actor, department=department, principal=principal, client=client, now=now, category=category
+    )
 
 
 def suspend(

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.identifiers import parse_licence_id
 from ..core.statuslist import CODES
-from ..errors import FieldProblem, InvalidInput
+from ..errors import FieldProblem, InvalidInput, NotFound
 from ..storage import audit as trail
-from ..storage.licences import get_licence, list_licences, status_events
+from ..storage.licences import find_licence, list_licences, status_events
 from ..storage.models import Licence
 from . import audit, usage
 from .platform import Platform
@@ -44,6 +44,7 @@ def summary(row: Licence, base_url: str) -> dict[str, Any]:
         "version": row.version,
         "status": row.status,
         "status_reason": row.status_reason,
+        "status_category": row.status_category,
         "issued_at": _iso(row.issued_at),
         "expires_at": _iso(row.expires_at),
         "superseded_by": row.superseded_by,
@@ -68,11 +69,26 @@ def issued_summary(issued: Issued, base_url: str) -> dict[str, Any]:
 def owned(principal: Principal, identifier: str, client: str | None) -> Licence:
     """The licence, if ``principal``'s department issued it and its token covers the kind.
 
-    Raises InvalidInput (malformed identifier), NotFound, or NotAuthorised (audited as denied).
+    Another department's licence is NotFound exactly as an unknown identifier is (same status,
+    same problem apart from the identifier), so a token cannot probe which licences exist. Both
+    refusals are audited as denied (outcome forbidden or not_found): the audit keeps the truth,
+    and the two answers cost the same write, so timing tells no more than the answer.
+
+    Raises InvalidInput (malformed identifier), NotFound, or NotAuthorised (the department's own
+    licence of a kind the token does not cover; audited).
     """
     parse_licence_id(identifier)
-    row = get_licence(identifier)
-    principal.require_owner(row.issuer_id, licence=identifier, client=client)
+    row = find_licence(identifier)
+    if row is None or row.issuer_id != principal.department:
+        audit.record(
+            "denied",
+            actor=principal.actor,
+            outcome="not_found" if row is None else "forbidden",
+            licence=identifier,
+            client=client,
+            detail="no such licence" if row is None else "licence of another department",
+        )
+        raise NotFound(f"no licence {identifier}")
     principal.require_kind(row.kind, licence=identifier, client=client)
     return row
 

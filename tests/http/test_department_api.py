@@ -1,5 +1,6 @@
 """Black box: the department API (/api/v1/licences) with bearer tokens — authentication (401,
-rate-limited 429 per client address), department and kind scope (403, audited), the audit trail
+rate-limited 429 per client address), department scope (another department's licence is 404 like
+an unknown one, audited) and kind scope (403, audited), the audit trail
 of every issue, change, status change, download and verification, a licence's history, request
 body caps and shapes (413, 422 naming the field), Idempotency-Key replays, and cursor paging.
 
@@ -238,7 +239,17 @@ OTHER_DEPARTMENT_CALLS = [
     ("POST", "/revoke", {"reason": "不是本部门的证照"}),
     ("POST", "/suspend", {"reason": "不是本部门的证照"}),
     ("POST", "/reinstate", {"reason": "不是本部门的证照"}),
+    ("POST", "/claim-codes", None),
 ]
+
+
+def unknown_like(identifier: str) -> str:
+    """A fresh identifier of the same kind, issuer and version that no licence has (check character right)."""
+    from dataclasses import replace
+
+    from licence_svc.core.identifiers import new_serial, parse_licence_id
+
+    return str(replace(parse_licence_id(identifier), serial=new_serial()))
 
 
 @pytest.mark.parametrize(
@@ -249,18 +260,26 @@ OTHER_DEPARTMENT_CALLS = [
     ],
     ids=[c[1].strip("/") or "record" for c in OTHER_DEPARTMENT_CALLS],
 )
-def test_another_departments_licence_is_403_and_audited(
+def test_another_departments_licence_is_404_like_an_unknown_one_and_audited(
     api: Callable[..., Api], platform: Any, education: str, police_licence: dict[str, Any], method: str, suffix: str, body: Any
 ) -> None:
+    """No existence oracle: the answer for another department's licence is the answer for an
+    identifier nobody issued, byte for byte apart from the identifier; the audit keeps the truth."""
     identifier = police_licence["identifier"]
+    unknown = unknown_like(identifier)
     a = api(platform.demo_tokens[education])
     resp = a(method, f"{API}/{identifier}{suffix}", json=body)
-    problem = assert_problem(resp, 403)
+    problem = assert_problem(resp, 404)
     assert "张晓明" not in json.dumps(problem, ensure_ascii=False)
+    nobody = a(method, f"{API}/{unknown}{suffix}", json=body)
+    assert_problem(nobody, 404)
+    assert resp.get_data(as_text=True).replace(identifier, "ID") == nobody.get_data(as_text=True).replace(unknown, "ID")
+    assert {k: v for k, v in resp.headers.items() if k != "Content-Length"} == {k: v for k, v in nobody.headers.items() if k != "Content-Length"}
     row = Licence.get_by_id(identifier)
     assert (row.status, row.superseded_by) == ("valid", None)
     denied = [e for e in events_of(identifier) if e.outcome == "forbidden"]
     assert [(e.action, e.actor, e.client) for e in denied] == [("denied", a.actor, a.address)]
+    assert [(e.action, e.outcome, e.actor) for e in events_of(unknown)] == [("denied", "not_found", a.actor)]
 
 
 def test_a_token_scoped_to_fewer_kinds_may_not_read_the_others(api: Callable[..., Api], platform: Any, police: str) -> None:
@@ -313,7 +332,7 @@ def test_every_step_of_a_licence_is_an_audit_event(client: Any, api: Callable[..
     resp = client.post("/api/v1/verify", json={"qr": second.get_json()["qr_text"]}, environ_base={"REMOTE_ADDR": verifier})
     assert resp.get_json()["verdict"] == "revoked"
     intruder = api(platform.demo_tokens[education])
-    assert_problem(intruder("GET", f"{API}/{second_id}/pdf"), 403)
+    assert_problem(intruder("GET", f"{API}/{second_id}/pdf"), 404)
 
     def trail(licence: str) -> list[tuple[str | None, ...]]:
         return [(e.action, e.actor, e.outcome, e.client) for e in events_of(licence)]
@@ -379,7 +398,7 @@ def test_history_shows_issue_download_and_status_changes_with_reasons(api: Calla
 
 
 def test_history_is_for_the_issuing_department_only(api: Callable[..., Api], platform: Any, education: str, police_licence: dict[str, Any]) -> None:
-    assert_problem(api(platform.demo_tokens[education])("GET", f"{API}/{police_licence['identifier']}/events"), 403)
+    assert_problem(api(platform.demo_tokens[education])("GET", f"{API}/{police_licence['identifier']}/events"), 404)
     assert_problem(api(None)("GET", f"{API}/{police_licence['identifier']}/events"), 401)
 
 
