@@ -16,7 +16,10 @@ from ..core.matters import CODE_PATTERN, HOLDER_ROLES, MATERIAL_ID_PATTERN, MAX_
 from ..errors import InvalidInput
 from ..services import matters
 from ..services.shares import MAX_CODE_TEXT
+from ..services.tokens import Principal
+from .bodies import json_object
 from .openapi import API, errors, json_response, nullable, obj, operation, problem, ref
+from .openapi import json_body as body_of
 from .public import client, reject_unknown_args, require_token
 
 bp = Blueprint("matters_api", __name__, url_prefix="/api/v1")
@@ -36,13 +39,23 @@ def matter_materials(code: str) -> Response:
     holders = request.args.getlist("holder")
     if len(holders) > 1:
         raise InvalidInput.single("holder", "give one applicant")
-    report = matters.materials(
-        principal,
-        code,
-        holder=holders[0] if holders else None,
-        grants=request.args.getlist("grant"),
-        client=client(),
-    )
+    return _materials(principal, code, holders[0] if holders else None, request.args.getlist("grant"))
+
+
+@bp.post("/matters/<code>/materials")
+def matter_materials_by_body(code: str) -> Response:
+    """The same check with the applicant and the share codes in a JSON body, out of the URL: an ID
+    number and share codes (bearer secrets) in a query string end up in proxies' and browsers' logs."""
+    principal = require_token("redeem")  # before the body: a token that may not redeem learns nothing more
+    body = json_object({"holder": str, "grants": list}, ("holder",))
+    grants = body.get("grants", [])
+    if not all(isinstance(g, str) for g in grants):
+        raise InvalidInput.single("grants", "must be a list of share codes (strings)")
+    return _materials(principal, code, body["holder"], grants)
+
+
+def _materials(principal: Principal, code: str, holder: str | None, grants: list[str]) -> Response:
+    report = matters.materials(principal, code, holder=holder, grants=grants, client=client())
     resp = jsonify(report)
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -97,7 +110,25 @@ def openapi_paths() -> dict[str, Any]:
                         "description": "share codes (XXXXX-XXXXX, or the link the holder's QR encodes), one per shared licence; repeat the parameter",
                     },
                 ],
-            )
+            ),
+            "post": operation(
+                "checkMatterMaterials",
+                "matters",
+                "免交材料（请求体）Materials satisfied by e-licences, applicant in the body",
+                "The same check as the GET, with the applicant and the share codes in a JSON body rather than "
+                "the URL, so neither an ID number nor a share code (a bearer secret) lands in a proxy's or "
+                "browser's log. Prefer it.",
+                {
+                    "200": json_response("per material: satisfied or not, and why", ref("MatterMaterials")),
+                    "403": problem("无权限: the token lacks the redeem scope, or a grant is for another department or another holder"),
+                    "404": problem("不存在: no such service matter, or no grant with a share code"),
+                    **errors(401, 410, 413, 422, 429, 503),
+                },
+                parameters=[
+                    {"name": "code", "in": "path", "required": True, "schema": {"type": "string", "pattern": CODE_PATTERN}, "description": "事项编码"},
+                ],
+                requestBody=body_of("MaterialsRequest"),
+            ),
         },
     }
 
@@ -109,6 +140,19 @@ def openapi_schemas() -> dict[str, Any]:
     material_id = {"type": "string", "pattern": MATERIAL_ID_PATTERN}
     code = {"type": "string", "pattern": CODE_PATTERN}
     return {
+        "MaterialsRequest": obj(
+            {
+                "holder": {"type": "string", "minLength": 18, "maxLength": 18, "description": "the applicant's ID number (公民身份号码) or unified social credit code"},
+                "grants": {
+                    "type": "array",
+                    "maxItems": matters.MAX_GRANTS,
+                    "items": {"type": "string", "minLength": 1, "maxLength": MAX_CODE_TEXT},
+                    "description": "share codes (XXXXX-XXXXX, or the link the holder's QR encodes), one per shared licence",
+                },
+            },
+            ["holder"],
+            title="免交材料核验请求 Materials check",
+        ),
         "MatterMaterial": obj(
             {
                 "id": material_id,
