@@ -52,11 +52,6 @@ class Principal:
             audit.record("denied", actor=self.actor, outcome="forbidden", client=client, detail=f"scope {scope} not granted to token")
             raise NotAuthorised(f"this token lacks the {scope} scope")
 
-    def require_owner(self, issuer: str, *, licence: str, client: str | None = None) -> None:
-        if issuer != self.department:
-            audit.record("denied", actor=self.actor, outcome="forbidden", licence=licence, client=client, detail="licence of another department")
-            raise NotAuthorised("a department may act only on the licences it issued")
-
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()

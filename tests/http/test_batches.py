@@ -1,6 +1,6 @@
 """Black box: bulk imports over HTTP (/api/v1/batches). A JSON Lines body is accepted with 202, a
 batch id and a Location; GET on it reports progress and, when done, the issued / skipped /
-rejected counts and the error report rows. Only the submitting department reads its batch (403),
+rejected counts and the error report rows. Only the submitting department reads its batch (another's: 404, as unknown),
 an unknown id is 404, a kind outside the token's scope 403, an empty body or unknown kind 422.
 The import runs in the background with worker processes, so the tests poll (up to 120 s)."""
 
@@ -148,8 +148,11 @@ def test_resubmitting_the_same_body_issues_nothing_new(submitted: dict[str, Any]
 
 
 def test_another_department_may_not_read_the_batch(submitted: dict[str, Any], client: Any, education: tuple[str, str]) -> None:
+    """It answers exactly as a batch that does not exist: no oracle for another department's ids."""
     resp = client.get(f"{API}/{submitted['accepted']['batch_id']}", headers=auth(education[1]))
-    assert_problem(resp, 403)
+    body = assert_problem(resp, 404)
+    unknown = client.get(f"{API}/{'0' * 16}", headers=auth(education[1])).get_json()
+    assert body["detail"].replace(submitted["accepted"]["batch_id"], "X") == unknown["detail"].replace("0" * 16, "X")
     assert "errors" not in resp.get_json() or not resp.get_json()["errors"]
 
 
