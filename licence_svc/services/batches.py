@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.kinds import KINDS
-from ..errors import InvalidInput, NotAuthorised, NotFound
+from ..errors import InvalidInput, NotFound
 from ..storage.batches import add_batch, find_batch, update_batch
 from . import bulk
 from .platform import Platform, utcnow

@@ -1,4 +1,4 @@
-"""Verification against the register: the pure pipeline, fed with trust and status from storage."""
+"""Verification use cases: QR texts, PDFs and pictures against the register (or offline), audited."""
 
 from __future__ import annotations
 
@@ -9,53 +9,17 @@ from typing import Any
 
 from cryptography import x509
 
-from ..core.masking import mask_number
 from ..core.qrread import read_qr_from_image
 from ..core.signeddoc import open_document
 from ..core.statuslist import StatusList
 from ..core.trust import TrustStore
 from ..core.trustlist import trust_store_from_list
-from ..core.verify import OFFLINE, CopyRecordView, RecordView, Report, StatusSource, verify_pdf, verify_qr
-from ..storage.copies import redemption_with_grant
-from ..storage.licences import find_licence_for_verification
-from . import audit
+from ..core.verify import OFFLINE, Report, StatusSource, verify_pdf, verify_qr
 from ..errors import UnreadableEvidence
+from . import audit
+from .online import REGISTER, verify_text_online
 from .platform import Platform, utcnow
 from .sandbox import inspect_pdf_sandboxed
-
-
-def lookup_record(identifier: str) -> RecordView | None:
-    row = find_licence_for_verification(identifier)
-    if row is None:
-        return None
-    return RecordView(
-        identifier=row.identifier,
-        status=row.status,
-        data_digest=row.data_digest,
-        qr_text=row.qr_text,
-        pdf_sha256=row.pdf_sha256,
-        status_category=row.status_category,
-        holder_id_masked=mask_number(row.holder),
-        superseded_by=row.superseded_by,
-        kid=row.kid,
-    )
-
-
-def lookup_copy(redemption_id: str) -> CopyRecordView | None:
-    """The redemption that handed out an annotated copy, with the state of its grant."""
-    row = redemption_with_grant(redemption_id)
-    if row is None:
-        return None
-    return CopyRecordView(
-        redemption=row.redemption_id,
-        grant=row.grant.grant_id,
-        licence=row.grant.licence,
-        copy_sha256=row.copy_sha256,
-        grant_revoked=row.grant.revoked_at is not None,
-    )
-
-
-REGISTER = StatusSource(lookup=lookup_record, copy_lookup=lookup_copy)
 
 
 def offline_sources(
@@ -85,12 +49,6 @@ def _moment(value: object, name: str) -> datetime:
 
 def check_qr_with(text: str, trust: TrustStore, source: StatusSource, *, now: datetime | None = None) -> Report:
     return verify_qr(text, trust=trust, now=now or utcnow(), source=source)
-
-
-def verify_text_online(platform: Platform, text: str, now: datetime) -> Report:
-    """A QR text checked against the register, not audited: for callers that check more (a
-    picture's printed text, a scan) and audit the whole report themselves."""
-    return verify_qr(text, trust=platform.trust_store(), now=now, source=REGISTER, base_url=platform.settings.base_url)
 
 
 def _audited(platform: Platform, report: Report, actor: str, client: str | None) -> Report:
