@@ -9,6 +9,7 @@ so a copy can never pass for an original and a department can never make a copy.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,7 +22,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from . import fonts
 from .checkdigits import credit_code_check_char
-from .dates import cn_datetime
+from .dates import cn_datetime, plausible
 
 # The platform's own signing identity: a pseudo-department with no kinds, so the trust list names
 # its key but it can never be authorised to issue a licence. Configuration data, like kinds.MPS_CODE.
@@ -38,6 +39,23 @@ BAND_TOP, BAND_BOTTOM = PAGE_H - 12.6 * mm, PAGE_H - 31.0 * mm  # between the fr
 TAG_W = 20 * mm
 WATERMARK_Y, WATERMARK_ANGLE = 165 * mm, 30.0  # the body's middle; the QR code ends at 77 mm
 _SIZES = (10.0, 9.0, 8.0, 7.0, 6.5, 6.0, 5.5, 5.0, 4.5)
+# What a verifier accepts in a copy section read from untrusted bytes: grant and redemption ids are
+# the register's keys (hex tokens; never a NUL or a megabyte sent on to the database), and free text
+# is bounded by far more than any grant allows.
+_TOKEN = re.compile(r"[0-9A-Za-z_-]{1,64}")
+_MAX_TEXT = 1000
+
+
+def _fits(text: str) -> bool:
+    """At most :data:`_MAX_TEXT` characters, and UTF-8 (JSON may carry a lone surrogate, which no
+    page or API response can encode)."""
+    if len(text) > _MAX_TEXT:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -74,11 +92,15 @@ class CopySection:
         code, name = recipient.get("code"), recipient.get("name")
         if not isinstance(code, str) or not isinstance(name, str):
             return None
+        if not (_TOKEN.fullmatch(str(section["grant"])) and _TOKEN.fullmatch(str(section["redemption"]))):
+            return None
+        if not all(_fits(s) for s in (code, name, str(section["purpose"]), str(section["original_pdf_sha256"]))):
+            return None
         try:
             expires_at = datetime.fromisoformat(str(section["expires_at"]))
         except ValueError:
             return None
-        if expires_at.tzinfo is None:
+        if not plausible(expires_at):  # no zone (ambiguous by eight hours), or year 1 / 9999 ± a zone
             return None
         return cls(
             grant=str(section["grant"]),

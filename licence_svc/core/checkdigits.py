@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+# Every pattern here is applied with fullmatch: ``$`` would also match before a trailing newline.
+
 # GB 11643-1999: citizen identity number, ISO 7064 MOD 11-2.
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -35,7 +37,7 @@ def id_number_check_char(first17: str) -> str:
 
 def id_number_problem(value: str) -> str | None:
     """Why ``value`` is not a valid citizen identity number, or None when it is."""
-    if not _ID_SHAPE.fullmatch(value):
+    if not isinstance(value, str) or not _ID_SHAPE.fullmatch(value):
         return "must be 18 characters: 17 digits then a digit or X"
     if id_number_check_char(value[:17]) != value[17]:
         return "check digit mismatch"
@@ -68,7 +70,7 @@ def credit_code_check_char(first17: str) -> str:
 
 def credit_code_problem(value: str) -> str | None:
     """Why ``value`` is not a valid unified social credit code, or None when it is."""
-    if not _CREDIT_SHAPE.fullmatch(value):
+    if not isinstance(value, str) or not _CREDIT_SHAPE.fullmatch(value):
         return f"must be 18 characters of {CREDIT_ALPHABET}"
     if credit_code_check_char(value[:17]) != value[17]:
         return "check character mismatch"

@@ -15,18 +15,40 @@ from .checkdigits import credit_code_problem, mod37_36_check_char
 PREFIX = "1.2.156.3005.2"
 SERIAL_LENGTH = 16  # 36**16 > 2**82: well over the 64 random bits required
 _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# Matched with fullmatch, never ``^...$``: ``$`` also matches before a trailing newline, and
+# ``\d`` matches every Unicode digit.
 _SHAPE = re.compile(
-    r"^1\.2\.156\.3005\.2\.(?P<kind>[0-9A-Z]{21})\.(?P<issuer>[0-9A-Z]{18})\."
-    r"(?P<serial>[0-9A-Z]{8,32})\.(?P<version>\d{3})\.(?P<check>[0-9A-Z])$"
+    r"1\.2\.156\.3005\.2\.(?P<kind>[0-9A-Z]{21})\.(?P<issuer>[0-9A-Z]{18})\."
+    r"(?P<serial>[0-9A-Z]{8,32})\.(?P<version>[0-9]{3})\.(?P<check>[0-9A-Z])"
 )
+_KIND_CODE = re.compile(r"[0-9A-Z]{21}")
+_ISSUER_CODE = re.compile(r"[0-9A-Z]{18}")
+_SERIAL = re.compile(r"[0-9A-Z]{8,32}")
 
 
 @dataclass(frozen=True)
 class LicenceId:
+    """The parts of an identifier, each of its shape (raises InvalidInput otherwise): so the check
+    character and the printed form exist for every LicenceId, whatever a payload held."""
+
     kind_code: str
     issuer_code: str
     serial: str
     version: int
+
+    def __post_init__(self) -> None:
+        shapes_ok = (
+            isinstance(self.kind_code, str)
+            and isinstance(self.issuer_code, str)
+            and isinstance(self.serial, str)
+            and _KIND_CODE.fullmatch(self.kind_code)
+            and _ISSUER_CODE.fullmatch(self.issuer_code)
+            and _SERIAL.fullmatch(self.serial)
+        )
+        if not shapes_ok:
+            raise InvalidInput.single("identifier", "kind code, issuer code or serial is not of its shape (0-9A-Z)")
+        if type(self.version) is not int or not 1 <= self.version <= 999:
+            raise InvalidInput.single("identifier", "version must be an integer from 1 to 999")
 
     @property
     def check(self) -> str:
@@ -52,7 +74,7 @@ def new_licence_id(kind_code: str, issuer_code: str) -> LicenceId:
 
 def parse_licence_id(text: str, *, field: str = "identifier") -> LicenceId:
     """Parse and fully validate an identifier, check character included; raises InvalidInput."""
-    m = _SHAPE.match(text.strip()) if isinstance(text, str) else None
+    m = _SHAPE.fullmatch(text.strip()) if isinstance(text, str) else None
     if not m:
         raise InvalidInput.single(field, "not a licence identifier of the form 1.2.156.3005.2.<kind>.<issuer>.<serial>.<version>.<check>")
     if credit_code_problem(m["issuer"]) is not None:

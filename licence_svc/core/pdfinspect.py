@@ -1,14 +1,23 @@
 """What a licence PDF says about itself: its signature as pyhanko sees it, and its embedded data.
 
 Trust is explicit: only the platform root given by the caller, never the system store.
+
+Untrusted bytes are parsed with bounds a licence PDF never comes near: decoded stream sizes
+(:data:`DECODE_LIMITS`) and cross-reference sections (:data:`MAX_XREF_ENTRIES`). Memory and time
+are still bounded by the caller: uploads are inspected in a limited process (services.sandbox).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from io import BytesIO
+from typing import Any
 
 from cryptography import x509
+from pyhanko.pdf_utils import xref as pyhanko_xref
+from pyhanko.pdf_utils.decode_limits import DecodeLimits, DocumentDecodeBudget, StreamDecodeLimits
+from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.fields import MDPPerm
@@ -19,6 +28,40 @@ from pyhanko_certvalidator import ValidationContext
 from ..errors import UnreadableEvidence
 from .cms import to_asn1_cert
 from .pdfsign import ATTACHMENT_NAME
+
+MiB = 1024 * 1024
+DECODE_LIMITS = DecodeLimits(
+    per_stream=StreamDecodeLimits(max_output_size=32 * MiB),
+    document_budget=DocumentDecodeBudget(base_allowance=64 * MiB, max_ratio=100),
+)
+"""A licence PDF decodes to well under 1 MiB in all (its photo stays JPEG); pyhanko's defaults for
+untrusted input allow 256 MiB a stream."""
+
+MAX_XREF_ENTRIES = 10_000
+"""Most entries one cross-reference stream may declare. A licence PDF has 20-40 objects. pyhanko
+reads as many entries as ``/Index`` (or ``/Size``) declares, whether or not the stream holds them:
+with ``/W [0 0 0]`` they take no bytes at all, so a 300-byte file declaring two billion entries kept
+the parser looping and allocating until memory or patience ran out (found by tests/fuzz)."""
+
+
+def _bounded_xref_stream(xref_stream: Any, strict: bool = True) -> Iterator[Any]:
+    """pyhanko's ``parse_xref_stream``, after refusing a section declaring more than
+    :data:`MAX_XREF_ENTRIES` entries. Its own type errors are left to it."""
+    try:
+        index = xref_stream.get("/Index", [0, xref_stream.get("/Size")])
+        declared = sum(max(0, int(size)) for size in list(index)[1::2])  # a negative size cancels nothing
+    except (TypeError, ValueError):
+        declared = 0  # malformed: pyhanko raises on it itself
+    if declared > MAX_XREF_ENTRIES:
+        raise PdfReadError(f"cross-reference stream declares {declared} entries; at most {MAX_XREF_ENTRIES} are read")
+    return _pyhanko_parse_xref_stream(xref_stream, strict=strict)
+
+
+# pyhanko looks the function up in its module on every call; there is no option for the bound.
+# Process-wide, harmlessly: the platform's own PDFs have a few dozen objects.
+_pyhanko_parse_xref_stream = getattr(pyhanko_xref.parse_xref_stream, "__wrapped__", pyhanko_xref.parse_xref_stream)
+_bounded_xref_stream.__wrapped__ = _pyhanko_parse_xref_stream  # type: ignore[attr-defined]
+pyhanko_xref.parse_xref_stream = _bounded_xref_stream
 
 
 @dataclass(frozen=True)
@@ -63,7 +106,7 @@ def inspect_pdf(pdf: bytes, *, root: x509.Certificate) -> PdfFindings:
     if not pdf.lstrip()[:5] == b"%PDF-":
         raise UnreadableEvidence("not a PDF file")
     try:
-        reader = PdfFileReader(BytesIO(pdf), strict=False)
+        reader = PdfFileReader(BytesIO(pdf), strict=False, decode_limits=DECODE_LIMITS)
         sigs = reader.embedded_signatures
     except Exception as exc:  # noqa: BLE001 - untrusted bytes: any parser failure means damaged
         return _broken(f"PDF structure is damaged: {type(exc).__name__}")
@@ -73,24 +116,26 @@ def inspect_pdf(pdf: bytes, *, root: x509.Certificate) -> PdfFindings:
     sig = sigs[0]
     try:
         status = validate_pdf_signature(sig, signer_validation_context=context)
+        # Still the signature's own, untrusted structures: a certificate asn1crypto accepted but
+        # cryptography refuses, a /Perms or /Reference that is not what pyhanko expects.
+        signer_cert = x509.load_der_x509_certificate(sig.signer_cert.dump())
+        ts = status.timestamp_validity
+        findings = PdfFindings(
+            parse_error=None,
+            signature_count=len(sigs),
+            intact=bool(status.intact),
+            valid=bool(status.valid),
+            trusted=bool(status.trusted),
+            whole_file=status.coverage == SignatureCoverageLevel.ENTIRE_FILE,
+            unmodified=status.modification_level == ModificationLevel.NONE,
+            certified_no_changes=sig.docmdp_level == MDPPerm.NO_CHANGES and bool(status.docmdp_ok),
+            timestamped=bool(ts is not None and ts.intact and ts.valid and ts.trusted),
+            signer_cert=signer_cert,
+            attachment=_attachment(reader),
+            summary=status.summary(),
+        )
     except Exception as exc:  # noqa: BLE001 - as above: a verdict, never a crash
         return _broken(f"signature cannot be validated: {type(exc).__name__}")
-    signer_cert = x509.load_der_x509_certificate(sig.signer_cert.dump())
-    ts = status.timestamp_validity
-    findings = PdfFindings(
-        parse_error=None,
-        signature_count=len(sigs),
-        intact=bool(status.intact),
-        valid=bool(status.valid),
-        trusted=bool(status.trusted),
-        whole_file=status.coverage == SignatureCoverageLevel.ENTIRE_FILE,
-        unmodified=status.modification_level == ModificationLevel.NONE,
-        certified_no_changes=sig.docmdp_level == MDPPerm.NO_CHANGES and bool(status.docmdp_ok),
-        timestamped=ts is not None and ts.intact and ts.valid and ts.trusted,
-        signer_cert=signer_cert,
-        attachment=_attachment(reader),
-        summary=status.summary(),
-    )
     return findings
 
 

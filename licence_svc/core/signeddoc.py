@@ -50,7 +50,10 @@ def open_document(envelope: Mapping[str, Any], cert: x509.Certificate) -> dict[s
         public_key.verify(signature, payload, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature as exc:
         raise UnreadableEvidence("signature of the document does not verify") from exc
-    body = json.loads(payload)
+    try:
+        body = json.loads(payload)
+    except (ValueError, RecursionError) as exc:  # not UTF-8 JSON, or nested past the parser's depth
+        raise UnreadableEvidence("signed document is not JSON") from exc
     if not isinstance(body, dict):
         raise UnreadableEvidence("signed document body is not an object")
     return body

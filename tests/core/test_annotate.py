@@ -48,6 +48,16 @@ def test_notice_names_organisation_purpose_and_beijing_expiry() -> None:
         lambda s: {**s, "recipient": {"code": "x"}},
         lambda s: {**s, "expires_at": "tomorrow"},
         lambda s: {**s, "expires_at": "2030-01-02T04:05:00"},  # no zone: ambiguous by eight hours
+        # no Beijing time a datetime can hold, or none a licence platform can mean (were 500s)
+        lambda s: {**s, "expires_at": "9999-12-31T23:59:59-05:00"},
+        lambda s: {**s, "expires_at": "9999-12-31T20:00:00+00:00"},
+        lambda s: {**s, "expires_at": "0001-01-01T00:00:00+08:00"},
+        lambda s: {**s, "expires_at": "1970-01-01T00:00:00+00:00"},
+        lambda s: {**s, "expires_at": "2200-01-01T00:00:00+00:00"},
+        # the register's keys: never a NUL or a megabyte sent on to the database
+        lambda s: {**s, "redemption": "r1\x00"},
+        lambda s: {**s, "grant": "g" * 65},
+        lambda s: {**s, "purpose": "\ud800"},  # a lone surrogate no response can encode
     ],
 )
 def test_damaged_sections_are_refused(damage: Any) -> None:
@@ -58,3 +68,10 @@ def test_expiry_keeps_its_zone() -> None:
     parsed = CopySection.parse({**SECTION.as_attachment(), "expires_at": "2030-01-02T12:05:00+08:00"})
     assert parsed is not None and parsed.expires_at == SECTION.expires_at
     assert parsed.expires_at - timedelta(seconds=1) < SECTION.expires_at
+
+
+@pytest.mark.parametrize("expires_at", ["2000-01-01T00:00:00+00:00", "2199-12-31T23:59:59+00:00", "2199-12-31T23:59:59+14:00"])
+def test_expiry_at_the_ends_of_the_plausible_range(expires_at: str) -> None:
+    parsed = CopySection.parse({**SECTION.as_attachment(), "expires_at": expires_at})
+    assert parsed is not None
+    assert "年" in parsed.notice() and parsed.as_attachment()["expires_at"]

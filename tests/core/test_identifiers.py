@@ -193,3 +193,30 @@ def test_next_version_after_999_is_refused() -> None:
     lid = LicenceId(KIND_CODE, ISSUER, "7K3QZ0M9A2B4C6D8", 999)
     with pytest.raises(Conflict, match="version 999"):
         lid.next_version()
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        (KIND_CODE, ISSUER, "7K3QZ0M9A2B4C6D8\n", 1),  # what `$` let through from a signed payload
+        (KIND_CODE, ISSUER + "\n", "7K3QZ0M9A2B4C6D8", 1),
+        (KIND_CODE, ISSUER, "7k3qz0m9a2b4c6d8", 1),
+        (KIND_CODE, ISSUER, "７K3QZ0M9A2B4C6D8", 1),  # a full-width digit
+        (KIND_CODE, ISSUER, "7K3QZ0M9A2B4C6D8", True),
+        (KIND_CODE, ISSUER, "7K3QZ0M9A2B4C6D8", 0),
+        (KIND_CODE, ISSUER, "7K3QZ0M9A2B4C6D8", 1000),
+        (KIND_CODE, ISSUER, None, 1),
+    ],
+)
+def test_a_licence_id_holds_only_parts_of_their_shape(parts: tuple[object, ...]) -> None:
+    """So the check character and the printed form exist for every LicenceId: a serial ending in
+    a newline made them raise ValueError in the middle of a verification."""
+    with pytest.raises(InvalidInput):
+        LicenceId(*parts)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("tail", ["\n", "\r\n"])
+def test_a_newline_inside_is_not_whitespace_around(tail: str) -> None:
+    head, _, last = VALID.rpartition(".")
+    with pytest.raises(InvalidInput, match="not a licence identifier"):
+        parse_licence_id(head + tail + "." + last)
