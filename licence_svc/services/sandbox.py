@@ -33,7 +33,6 @@ _lock = threading.Lock()
 
 def _limit() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
     # pyhanko logs expected validation failures as warnings with tracebacks; the findings say
     # what failed, and a traceback on the CLI's stderr reads like a crash.
     for name in ("pyhanko", "pyhanko_certvalidator"):
@@ -41,7 +40,17 @@ def _limit() -> None:
     import pyhanko.sign.validation  # noqa: F401  (pay the import once per sandbox process)
 
 
+def _cpu_limit_from_now() -> None:
+    """RLIMIT_CPU counts the worker's whole life: set afresh for each PDF, it is a limit per PDF
+    (set once, the worker refused a genuine licence after ~1,000 of them)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = int(usage.ru_utime + usage.ru_stime) + 1 + CPU_SECONDS
+    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+    resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+
+
 def _inspect(pdf: bytes, root_der: bytes) -> tuple[PdfFindings, bytes | None]:
+    _cpu_limit_from_now()
     findings = inspect_pdf(pdf, root=x509.load_der_x509_certificate(root_der))
     signer = findings.signer_cert.public_bytes(serialization.Encoding.DER) if findings.signer_cert else None
     # Certificates travel as DER: the findings go back to the parent without the object.
