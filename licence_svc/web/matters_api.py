@@ -61,6 +61,17 @@ def _materials(principal: Principal, code: str, holder: str | None, grants: list
     return resp
 
 
+
+def _materials_responses(*statuses: int) -> dict[str, Any]:
+    """What the materials check answers, by GET or by POST."""
+    return {
+        "200": json_response("per material: satisfied or not, and why", ref("MatterMaterials")),
+        "403": problem("无权限: the token lacks the redeem scope, or a grant is for another department or another holder"),
+        "404": problem("不存在: no such service matter, or no grant with a share code"),
+        **errors(*statuses),
+    }
+
+
 def openapi_paths() -> dict[str, Any]:
     return {
         f"{API}/matters": {
@@ -85,12 +96,7 @@ def openapi_paths() -> dict[str, Any]:
                 "belonging to the applicant (or, for a legal representative's material, to the company's legal "
                 "representative), that is valid now. The answer depends only on the grants given: it never says "
                 "whether the applicant has a licence they did not share. Each licence looked at is logged for its holders.",
-                {
-                    "200": json_response("per material: satisfied or not, and why", ref("MatterMaterials")),
-                    "403": problem("无权限: the token lacks the redeem scope, or a grant is for another department or another holder"),
-                    "404": problem("不存在: no such service matter, or no grant with a share code"),
-                    **errors(401, 410, 422, 429, 503),
-                },
+                _materials_responses(401, 410, 422, 429, 503),
                 parameters=[
                     {"name": "code", "in": "path", "required": True, "schema": {"type": "string", "pattern": CODE_PATTERN}, "description": "事项编码"},
                     {
@@ -118,12 +124,7 @@ def openapi_paths() -> dict[str, Any]:
                 "The same check as the GET, with the applicant and the share codes in a JSON body rather than "
                 "the URL, so neither an ID number nor a share code (a bearer secret) lands in a proxy's or "
                 "browser's log. Prefer it.",
-                {
-                    "200": json_response("per material: satisfied or not, and why", ref("MatterMaterials")),
-                    "403": problem("无权限: the token lacks the redeem scope, or a grant is for another department or another holder"),
-                    "404": problem("不存在: no such service matter, or no grant with a share code"),
-                    **errors(401, 410, 413, 422, 429, 503),
-                },
+                _materials_responses(401, 410, 413, 422, 429, 503),
                 parameters=[
                     {"name": "code", "in": "path", "required": True, "schema": {"type": "string", "pattern": CODE_PATTERN}, "description": "事项编码"},
                 ],
