@@ -10,6 +10,13 @@ while nothing has been found. Large photos are first read at a working size of a
 :data:`_WORK_SIDE` pixels: a JPEG is decoded straight to that size and to greyscale by libjpeg's DCT
 scaling, which is 3-5× cheaper than decoding it whole and, on a 20 MP photo, reads the symbol in
 ~45 ms instead of ~330 ms.
+
+:func:`read_qr_codes` returns every distinct code with where it sits (for finding the printed text
+around the licence code); :func:`read_qr_from_image` the one text of the licence code.
+
+Hostile uploads end in :class:`ImageTooLarge` or :class:`UnreadableEvidence` after bounded work: the
+header is judged before decoding (bytes, pixels, each side, aspect ratio, and for a JPEG the number of
+scans: a progressive JPEG repeating a scan ~350,000 times in 15 MB would keep libjpeg busy for minutes).
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ import io
 import logging
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from struct import error as struct_error
 
 import zxingcpp
@@ -35,6 +43,21 @@ MAX_IMAGE_PIXELS = 25_000_000  # a 24 MP phone photo fits; decoding stays ~100 M
 
 MAX_IMAGE_BYTES = 15 * 1024 * 1024
 """Largest upload looked at."""
+
+MAX_IMAGE_SIDE = 12_000
+"""Longest side decoded: zxing-cpp refuses sides over 65,535 (a ValueError, once an HTTP 500), and no
+camera or scanner makes a page picture wider than this within :data:`MAX_IMAGE_PIXELS`."""
+
+MAX_ASPECT_RATIO = 8
+"""Longest side over shortest: an A4 page is 1.41, a panorama 4; a 1 × 25,000,000 strip is no picture
+of a licence, and filters sized by the longer side would only waste time on it."""
+
+MAX_JPEG_SCANS = 200
+"""Scans (SOS markers) a JPEG may hold: a progressive photo has about 10; each scan costs libjpeg a
+pass over every block of the image, ~1.5 ms at 25 MP."""
+
+MAX_SYMBOLS = 16
+"""Codes kept from one picture; a sheet of stickers is not a licence."""
 
 _WORK_SIDE = 2000
 """Longer side of the image tried first. A phone photo of an A4 page this size has QR modules of ~4 px
@@ -59,6 +82,39 @@ class ImageTooLarge(PayloadTooLarge):
     title = "Image too large"
 
 
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """One QR symbol read: its text, and where it sits in :attr:`QrScan.image`."""
+
+    text: str
+    corners: tuple[Point, Point, Point, Point]
+    """The symbol's outer corners (quiet zone excluded) as the symbol sees them: top left, top right,
+    bottom right, bottom left; on a page photographed upside down, top left is low on the right."""
+    version: int | None
+    """QR version (the symbol is 17 + 4 × version modules wide); None for Micro QR or rMQR."""
+
+    @property
+    def looks_like_licence_link(self) -> bool:
+        """What a licence link contains: ``/V/`` (any case). Only a guess; the verifier decides."""
+        return "/v/" in self.text.lower()
+
+
+@dataclass(frozen=True)
+class QrScan:
+    """Every QR symbol read in a picture, and the upright greyscale image their corners refer to."""
+
+    symbols: tuple[Symbol, ...]
+    image: Image.Image
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """The distinct texts, in the order first found."""
+        return tuple(dict.fromkeys(s.text for s in self.symbols))
+
+
 def read_qr_from_image(data: bytes) -> str:
     """The text of the licence QR code in a JPEG or PNG image.
 
@@ -71,13 +127,41 @@ def read_qr_from_image(data: bytes) -> str:
     :class:`UnreadableEvidence` for anything but a JPEG or PNG, an image that cannot be decoded, or
     one in which no QR code can be read.
     """
+    symbols = read_qr_codes(data).symbols
+    return next((s.text for s in symbols if s.looks_like_licence_link), symbols[0].text)
+
+
+def read_qr_codes(data: bytes) -> QrScan:
+    """Every QR code in a JPEG or PNG image, with where each sits; raises like
+    :func:`read_qr_from_image`.
+
+    The ladder of attempts stops at the first rung that reads a code looking like a licence link;
+    codes found on the rungs before it (a help-desk sticker read first) are kept too. Each distinct
+    text is listed once per place it was found (two pages of one household register: twice).
+    """
     opened = _check_header(data)
+    return _scan(_attempts(lambda work: _decode(data, work_size=work, opened=opened if work else None)))
+
+
+def read_qr_codes_in(image: Image.Image) -> QrScan:
+    """Like :func:`read_qr_codes`, for an image already decoded (a PDF page rasterised by the
+    caller, who bounded its size). Raises :class:`ImageTooLarge` over the pixel, side or aspect limits
+    and :class:`UnreadableEvidence` when no QR code can be read."""
+    _check_geometry(*image.size)
+    grey = _to_grey(image)
+    return _scan(_attempts(lambda work: (grey, False)))
+
+
+def _scan(attempts: Iterator[_Attempt]) -> QrScan:
+    symbols: list[Symbol] = []
+    base: Image.Image | None = None
     tried = 0
-    for name, image, binarizer in _attempts(data, opened):
+    for name, image, binarizer, scale in attempts:
         tried += 1
-        texts = [
-            r.text
-            for r in zxingcpp.read_barcodes(
+        if base is None:
+            base = image  # the first rung's image: the work-size decode every rung is measured against
+        try:
+            results = zxingcpp.read_barcodes(
                 image,
                 formats=_QR_CODES,
                 binarizer=binarizer,
@@ -85,22 +169,58 @@ def read_qr_from_image(data: bytes) -> str:
                 try_downscale=True,  # ~1 ms; finds symbols whose modules are too big for the local window
                 try_invert=False,  # printed licences are dark on light; an inverted pass doubles a miss
             )
-            if r.valid and r.text
-        ]
-        if texts:
-            log.debug("qr read", extra={"attempt": name, "symbols": len(texts), "size": image.size})
-            return next((t for t in texts if "/v/" in t.lower()), texts[0])
-    log.info("no qr found", extra={"attempts": tried})
-    raise UnreadableEvidence("no QR code found in the image")
+        except (ValueError, RuntimeError) as exc:  # zxing-cpp refuses what it cannot take (sides over 65,535)
+            raise UnreadableEvidence("the image cannot be read") from exc
+        for r in results:
+            if r.valid and r.text and len(symbols) < MAX_SYMBOLS:
+                _add(symbols, _symbol(r, scale))
+        if any(s.looks_like_licence_link for s in symbols):
+            break
+    if not symbols or base is None:
+        log.info("no qr found", extra={"attempts": tried})
+        raise UnreadableEvidence("no QR code found in the image")
+    log.debug("qr read", extra={"attempt": name, "symbols": len(symbols), "size": base.size})
+    return QrScan(tuple(symbols), base)
+
+
+def _symbol(r: zxingcpp.Barcode, scale: float) -> Symbol:
+    """The reader's result in the coordinates of the work-size image (``scale``: work over rung)."""
+    p = r.position
+    tl, tr, br, bl = ((pt.x * scale, pt.y * scale) for pt in (p.top_left, p.top_right, p.bottom_right, p.bottom_left))
+    version = r.extra.get("Version") if isinstance(r.extra, dict) else None
+    try:
+        number = int(version) if version is not None and r.format == zxingcpp.BarcodeFormat.QRCode else None
+    except (TypeError, ValueError):
+        number = None
+    return Symbol(r.text, (tl, tr, br, bl), number)
+
+
+def _add(symbols: list[Symbol], new: Symbol) -> None:
+    """Add unless the same text was already found at the same place (a dearer rung reading it again)."""
+    cx, cy = _centre(new)
+    side = math.dist(new.corners[0], new.corners[1])
+    for old in symbols:
+        if old.text == new.text and math.dist(_centre(old), (cx, cy)) < side:
+            return
+    symbols.append(new)
+
+
+def _centre(s: Symbol) -> Point:
+    return (sum(x for x, _ in s.corners) / 4, sum(y for _, y in s.corners) / 4)
 
 
 def _check_header(data: bytes) -> Image.Image:
-    """Refuse what must not be decoded: too many bytes, not JPEG or PNG, too many pixels. Returns the
-    image opened lazily (header read, nothing decoded)."""
+    """Refuse what must not be decoded: too many bytes, not JPEG or PNG, too many pixels, a side too
+    long or too thin, a JPEG of too many scans. Returns the image opened lazily (header read, nothing
+    decoded)."""
     if len(data) > MAX_IMAGE_BYTES:
         raise ImageTooLarge(f"image of {len(data)} bytes; the limit is {MAX_IMAGE_BYTES}")
     if not data.startswith(IMAGE_MAGIC):
         raise UnreadableEvidence("not a JPEG or PNG image")
+    # An upper bound on the scans: 0xFF is always followed by 0x00 inside entropy-coded data, so every
+    # scan has its own FF DA; the count may only over-estimate (bytes inside an APPn segment).
+    if data.startswith(b"\xff\xd8") and data.count(b"\xff\xda") > MAX_JPEG_SCANS:
+        raise UnreadableEvidence(f"JPEG of more than {MAX_JPEG_SCANS} scans")
     return _open(data)
 
 
@@ -115,10 +235,17 @@ def _open(data: bytes) -> Image.Image:
         raise ImageTooLarge(f"image over the limit of {MAX_IMAGE_PIXELS} pixels") from exc
     except _DECODE_ERRORS as exc:
         raise UnreadableEvidence("the image cannot be decoded") from exc
-    width, height = img.size
+    _check_geometry(*img.size)
+    return img
+
+
+def _check_geometry(width: int, height: int) -> None:
     if width * height > MAX_IMAGE_PIXELS:
         raise ImageTooLarge(f"image of {width}×{height} pixels; the limit is {MAX_IMAGE_PIXELS} pixels")
-    return img
+    if max(width, height) > MAX_IMAGE_SIDE:
+        raise ImageTooLarge(f"image of {width}×{height} pixels; the longest side allowed is {MAX_IMAGE_SIDE} pixels")
+    if min(width, height) < 1 or max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise UnreadableEvidence(f"image of {width}×{height} pixels is no picture of a page (sides more than {MAX_ASPECT_RATIO}:1)")
 
 
 def _decode(data: bytes, *, work_size: bool, opened: Image.Image | None = None) -> tuple[Image.Image, bool]:
@@ -154,27 +281,30 @@ def _to_grey(img: Image.Image) -> Image.Image:
     return img if img.mode == "L" else img.convert("L")
 
 
-_Attempt = tuple[str, Image.Image, zxingcpp.Binarizer]
+_Attempt = tuple[str, Image.Image, zxingcpp.Binarizer, float]
+"""Rung name, image, binarizer, and the factor from the image's coordinates to the first rung's."""
 
 
-def _attempts(data: bytes, opened: Image.Image) -> Iterator[_Attempt]:
+def _attempts(decode: Callable[[bool], tuple[Image.Image, bool]]) -> Iterator[_Attempt]:
     """The ladder, cheapest first; each image is made only when the rungs below it found nothing.
-    ``opened`` is ``data`` opened lazily, not yet decoded: the first rung decodes it."""
+    ``decode(work_size)`` gives the upright grey image (at about :data:`_WORK_SIDE`, or whole) and
+    whether it was made smaller than the original."""
     local = zxingcpp.Binarizer.LocalAverage  # measured: GlobalHistogram read nothing these rungs missed
-    work, reduced = _decode(data, work_size=True, opened=opened)
+    work, reduced = decode(True)
     # 1. as decoded, local-average binarizer: scans and ordinary phone photos
-    yield "work-size", work, local
+    yield "work-size", work, local, 1.0
     # 2. a large photo at full resolution: the page photographed from afar
     if reduced:
-        yield "full-size", _decode(data, work_size=False)[0], local
+        full = decode(False)[0]
+        yield "full-size", full, local, work.width / full.width
     # 3. contrast stretched and edges sharpened: blur, JPEG smear, dim exposure
-    yield "sharpened", _sharpened(work, radius=2), local
+    yield "sharpened", _sharpened(work, radius=2), local, 1.0
     # 4. lighting divided out: a hard-edged shadow across the symbol
-    yield "flattened", _flattened(work), local
+    yield "flattened", _flattened(work), local, 1.0
     # 5. enlarged 2× and sharpened: tiny or blurred modules
     if max(work.size) <= _SMALL_SIDE:
         enlarged = work.resize((work.width * 2, work.height * 2), Image.Resampling.BICUBIC)
-        yield "enlarged", _sharpened(enlarged, radius=3, percent=300), local
+        yield "enlarged", _sharpened(enlarged, radius=3, percent=300), local, 0.5
 
 
 def _sharpened(grey: Image.Image, *, radius: float, percent: int = 250) -> Image.Image:

@@ -22,7 +22,17 @@ from PIL import Image, ImageChops, ImageDraw, ImageFile, ImageFilter
 from licence_svc.core import fonts
 from licence_svc.core.kinds import KINDS, validate
 from licence_svc.core.qr import qr_png
-from licence_svc.core.qrread import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, ImageTooLarge, _decode, read_qr_from_image
+from licence_svc.core.qrread import (
+    MAX_IMAGE_BYTES,
+    MAX_IMAGE_PIXELS,
+    MAX_IMAGE_SIDE,
+    MAX_JPEG_SCANS,
+    ImageTooLarge,
+    _decode,
+    read_qr_codes,
+    read_qr_codes_in,
+    read_qr_from_image,
+)
 from licence_svc.core.render import RenderRequest, render_pdf
 from licence_svc.errors import LicenceError, UnreadableEvidence
 from tests.helpers import load_sample
@@ -324,3 +334,104 @@ def test_image_too_large_maps_to_413() -> None:
     err = ImageTooLarge("x")
     assert isinstance(err, LicenceError)
     assert (err.http_status, err.slug, err.exit_code) == (413, "image-too-large", 2)
+
+
+# --- every code, with where it is ----------------------------------------------------------------
+
+
+def test_every_code_is_read_with_its_corners_and_version(scan: bytes) -> None:
+    other = "HTTPS://GOVSERVICE.EXAMPLE.CN/HELP"
+    result = read_qr_codes(_two_codes(other, Image.open(io.BytesIO(scan)).convert("L"), True))
+    assert set(result.texts) == {other, QR_TEXT}
+    licence = next(s for s in result.symbols if s.text == QR_TEXT)
+    assert licence.looks_like_licence_link and licence.version is not None
+    # the page's own code: 48 mm square with its quiet zone, 25 mm from the left, 29 mm from the bottom
+    (x0, y0), (x1, _), (_, y2), _ = licence.corners
+    modules = 17 + 4 * licence.version
+    side = 48 / 25.4 * 150 * modules / (modules + 8)
+    assert abs((x1 - x0) - side) < 3 and abs((y2 - y0) - side) < 3
+    assert abs(x0 - (25 / 25.4 * 150 + 4 * side / modules)) < 4
+    assert result.image.size == (1241, 1754)
+
+
+def test_corners_follow_the_symbol_on_a_page_upside_down(scan: bytes) -> None:
+    upside_down = encode(Image.open(io.BytesIO(scan)).convert("L").transpose(Transpose.ROTATE_180), "PNG")
+    (symbol,) = read_qr_codes(upside_down).symbols
+    (x0, y0), (x1, _), (x2, y2), _ = symbol.corners
+    assert x1 < x0 and x2 < x0 and y2 < y0  # the symbol's top left is its lower right corner on the screen
+    assert x0 > 1241 / 2 and y0 < 1754 / 2  # the code, bottom left on the page, is top right in the picture
+
+
+def test_the_same_code_twice_is_one_text_in_two_places(scan: bytes) -> None:
+    page = Image.open(io.BytesIO(scan)).convert("L")
+    sheet = Image.new("L", (page.width * 2, page.height), 255)
+    sheet.paste(page, (0, 0))
+    sheet.paste(page, (page.width, 0))
+    result = read_qr_codes(encode(sheet, "PNG"))
+    assert result.texts == (QR_TEXT,)
+    assert len(result.symbols) == 2
+
+
+def test_codes_found_before_the_licence_link_are_kept(scan: bytes) -> None:
+    # a help-desk sticker read at once; the page's own code, blurred, only on a dearer rung
+    page = Image.open(io.BytesIO(scan)).convert("L").filter(ImageFilter.GaussianBlur(2.2))
+    data = _two_codes("HTTPS://GOVSERVICE.EXAMPLE.CN/HELP", page, True)
+    assert set(read_qr_codes(data).texts) == {"HTTPS://GOVSERVICE.EXAMPLE.CN/HELP", QR_TEXT}
+
+
+def test_a_decoded_image_is_read_too(scan: bytes) -> None:
+    assert read_qr_codes_in(Image.open(io.BytesIO(scan))).texts == (QR_TEXT,)
+    with pytest.raises(ImageTooLarge):
+        read_qr_codes_in(Image.new("L", (MAX_IMAGE_SIDE + 1, 100)))
+
+
+# --- hostile images end quickly in a refusal ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "size", [(1, 25_000_000), (25_000_000, 1), (2, 12_000_000), (100, 250_000), (MAX_IMAGE_SIDE + 1, 1000)], ids=str
+)
+def test_a_side_too_long_is_refused_from_the_header(size: tuple[int, int]) -> None:
+    data = encode(Image.new("1", size, 1), "PNG")  # 1 × 25,000,000 once ended in HTTP 500 (zxing's 65,535 limit)
+    started = time.perf_counter()
+    with pytest.raises(ImageTooLarge, match="side"):
+        read_qr_codes(data)
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize("size", [(900, 100), (100, 900), (9, 1)], ids=str)
+def test_a_strip_is_no_picture_of_a_page(size: tuple[int, int]) -> None:
+    with pytest.raises(UnreadableEvidence, match="no picture of a page"):
+        read_qr_codes(encode(Image.new("L", size, 255), "PNG"))
+
+
+def test_a_jpeg_of_too_many_scans_is_refused_before_decoding() -> None:
+    # a progressive JPEG whose last scan repeats: each repeat costs libjpeg a pass over every block
+    data = encode(Image.new("L", (2000, 2000), 255), progressive=True, quality=50)
+    sos = data.rindex(b"\xff\xda")
+    bomb = data[:-2] + data[sos:-2] * (MAX_JPEG_SCANS + 1) + b"\xff\xd9"
+    started = time.perf_counter()
+    with pytest.raises(UnreadableEvidence, match="scans"):
+        read_qr_codes(bomb)
+    assert time.perf_counter() - started < 0.5
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    width=st.integers(1, 3000),
+    height=st.integers(1, 3000),
+    mode=st.sampled_from(["1", "L", "LA", "P", "RGB", "RGBA", "I;16"]),
+    fmt=st.sampled_from(["PNG", "JPEG"]),
+    seed=st.integers(0, 2**16),
+)
+def test_any_image_ends_in_codes_or_a_refusal(width: int, height: int, mode: str, fmt: str, seed: int) -> None:
+    if fmt == "JPEG" and mode not in ("L", "RGB"):
+        mode = "L"
+    noise = random.Random(seed).randbytes(min(width * height, 4096))
+    img = Image.frombytes("L", (64, 64), (noise * (4096 // len(noise) + 1))[:4096]).resize((width, height)).convert(mode)
+    started = time.perf_counter()
+    try:
+        read_qr_codes(encode(img, fmt))
+    except (UnreadableEvidence, ImageTooLarge):
+        pass
+    assert time.perf_counter() - started < 5
