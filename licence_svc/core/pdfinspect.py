@@ -10,7 +10,7 @@ are still bounded by the caller: uploads are inspected in a limited process (ser
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from io import BytesIO
 from typing import Any
 
@@ -80,6 +80,7 @@ class PdfFindings:
     signer_cert: x509.Certificate | None
     attachment: bytes | None
     summary: str
+    unsigned: bool = False  # a readable PDF with no signature at all
 
     @property
     def integrity_ok(self) -> bool:
@@ -110,8 +111,8 @@ def inspect_pdf(pdf: bytes, *, root: x509.Certificate) -> PdfFindings:
         sigs = reader.embedded_signatures
     except Exception as exc:  # noqa: BLE001 - untrusted bytes: any parser failure means damaged
         return _broken(f"PDF structure is damaged: {type(exc).__name__}")
-    if not sigs:
-        return _broken("PDF carries no signature")
+    if not sigs:  # readable, but no signature: a scan saved as PDF, or a stripped licence
+        return replace(_broken("PDF carries no signature"), unsigned=True)
     context = ValidationContext(trust_roots=[to_asn1_cert(root)], allow_fetching=False)
     sig = sigs[0]
     try:

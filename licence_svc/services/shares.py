@@ -32,7 +32,8 @@ from .holders import actor_of
 from .platform import Platform, as_utc, utcnow
 from .tokens import Principal
 from .usage import MAX_PURPOSE
-from .verifying import REGISTER, check_qr_with
+from .online import REGISTER
+from .verifying import check_qr_with
 
 log = logging.getLogger(__name__)
 

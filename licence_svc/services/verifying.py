@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
 from cryptography import x509
 
-from ..core.qrread import read_qr_from_image
+from ..core.pdfinspect import inspect_pdf
 from ..core.signeddoc import open_document
 from ..core.statuslist import StatusList
 from ..core.trust import TrustStore
 from ..core.trustlist import trust_store_from_list
 from ..core.verify import OFFLINE, Report, StatusSource, verify_pdf, verify_qr
 from ..errors import UnreadableEvidence
-from . import audit
-from .online import REGISTER, verify_text_online
+from . import audit, pictures
+from .online import REGISTER
 from .platform import Platform, utcnow
 from .sandbox import inspect_pdf_sandboxed
 
@@ -71,11 +70,10 @@ def check_qr(
 def check_image(
     platform: Platform, image: bytes, *, actor: str = "public", client: str | None = None, now: datetime | None = None
 ) -> Report:
-    """Verify the licence QR in a photo or scan (JPEG or PNG) against the register; the report's
-    evidence is "image". Raises ImageTooLarge, or UnreadableEvidence when no QR code can be read."""
-    text = read_qr_from_image(image)
-    report = verify_text_online(platform, text, now or utcnow())
-    return _audited(platform, replace(report, evidence="image"), actor, client)
+    """Verify a photo or scan (JPEG or PNG): every licence code in it against the register, and its
+    printed text against the signed data (services.pictures); the report's evidence is "image".
+    Raises ImageTooLarge, or UnreadableEvidence when no licence code can be read."""
+    return _audited(platform, pictures.check_image(platform, image, now=now or utcnow()), actor, client)
 
 
 def check_pdf(
@@ -89,13 +87,25 @@ def check_pdf(
     now: datetime | None = None,
 ) -> Report:
     """Verify a PDF; ``sandbox`` parses it in a separate, resource-limited process, as every
-    surface that takes a PDF from outside (upload, CLI) must."""
+    surface that takes a PDF from outside (upload, CLI) must.
+
+    A PDF with no signature at all is a scan saved as PDF, not a tampered licence: its pages are
+    verified as pictures (services.pictures), the report saying the file is not the signed
+    original. That needs the register, so offline such a PDF is unreadable evidence.
+    """
+    now = now or utcnow()
+    trust = platform.trust_store()
+    findings = inspect_pdf_sandboxed(pdf, trust.root) if sandbox else inspect_pdf(pdf, root=trust.root)
+    if findings.unsigned:
+        if offline:
+            raise UnreadableEvidence("the PDF carries no signature (a scan?): verify it online, or its QR text with --qr")
+        return _audited(platform, pictures.check_scanned_pdf(platform, pdf, now=now), actor, client)
     report = verify_pdf(
         pdf,
-        trust=platform.trust_store(),
-        now=now or utcnow(),
+        trust=trust,
+        now=now,
         source=OFFLINE if offline else REGISTER,
-        inspect=inspect_pdf_sandboxed if sandbox else None,
+        inspect=lambda _pdf, _root: findings,
         base_url=platform.settings.base_url,
     )
     return _audited(platform, report, actor, client)

@@ -378,7 +378,12 @@ def schemas() -> dict[str, Any]:
             ),
             "Notice": obj(
                 {
-                    "code": {"type": "string", "description": "stable, for programs: e.g. other_host (the QR links to another host than this platform), printed_text_not_compared"},
+                    "code": {"type": "string", "description": (
+                        "stable, for programs: other_host (the QR links to another host than this platform), "
+                        "compare_printed_text (a picture: the clerk compares the printed text with the signed fields shown), "
+                        "printed_text_not_compared (a picture whose printed text could not be read by the platform), "
+                        "other_codes_ignored (a picture also holds codes that are not licence links)"
+                    )},
                     "message": {"type": "string", "description": "in English"},
                     "message_zh": {"type": "string", "description": "in Chinese, as the pages show it"},
                 },

@@ -277,7 +277,7 @@ def test_a_picture_report_with_printed_text_and_its_notice(
     console gets that as the API's answer."""
     from licence_svc.core.verify import PRINTED_TEXT, Check, Notice
     from licence_svc.services.platform import utcnow
-    from licence_svc.services.verifying import verify_text_online
+    from licence_svc.services.online import verify_text_online
 
     issued = _issue(live_server.platform, departments)
     png = tmp_path / "scan.png"
