@@ -22,7 +22,7 @@ from .annotate import PLATFORM_CODE, CopySection
 from ..errors import UnreadableEvidence
 from .dates import CHINA, cn_date
 from .kinds import KINDS
-from .payload import Claims, ClaimsError, Link, data_digest, parse_link, payload_from_text
+from .payload import Claims, ClaimsError, Link, data_digest, parse_link
 from .pdfinspect import PdfFindings, inspect_pdf
 from .revocation import public_label
 from .statuslist import StatusList
@@ -31,7 +31,7 @@ from .trust import TrustedIssuer, TrustStore
 # Verdicts, worst first: when several checks fail, the worst verdict is reported.
 VALID = "valid"
 # ``unchecked``: genuine, authorised and within its dates, but no status source answered (offline
-# with no status list, a list past its next update, a register that was unavailable): never valid.
+# with no status list, a list older than the licence or past its next update): never valid.
 UNCHECKED = "unchecked"
 VERDICTS = ("tampered", "forged", "untrusted", "revoked", "suspended", "superseded", "expired", UNCHECKED, VALID)
 
@@ -329,15 +329,13 @@ _STATUS_TEXT = {"suspended": "已暂停使用", "superseded": "已被新版本�
 
 @dataclass(frozen=True)
 class StatusSource:
-    """Where status comes from: the register (online) or a signed status list (offline); with
-    ``unavailable`` (English, Chinese), the register could not be asked and the report says so."""
+    """Where status comes from: the register (online) or a signed status list (offline)."""
 
     lookup: Callable[[str], RecordView | None] | None = None
     status_list: StatusList | None = None
     as_of: datetime | None = None  # when the status list was issued: taken from the list unless given
     next_update: datetime | None = None  # the list's promise of a newer one: past it, the list is stale
     copy_lookup: Callable[[str], CopyRecordView | None] | None = None  # by redemption id
-    unavailable: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.as_of is None and self.status_list is not None:
@@ -380,10 +378,6 @@ def _check_status(run: _Run, signed: _Signed, source: StatusSource, *, now: date
             "not checked: the payload is not genuinely signed by an authorised issuer",
             "未核验：数据并非由有权签发机关真实签发",
         )
-        return None
-    if source.unavailable is not None:
-        en, zh = source.unavailable
-        run.skip(STATUS, f"not checked: {en}", f"未核验：{zh}")
         return None
     if source.lookup is not None:
         record = source.lookup(claims.identifier)
@@ -488,7 +482,7 @@ def _report(
     if licence is not None and record is not None:
         licence["holder_id"] = record.holder_id_masked
         licence["superseded_by"] = record.superseded_by
-    status_as_of = now if source.lookup and source.unavailable is None else source.as_of
+    status_as_of = now if source.lookup else source.as_of
     copy_info = None
     if copy is not None:  # the embedded section less the original's digest, and what it means now
         copy_info = {k: v for k, v in copy.as_attachment().items() if k != "original_pdf_sha256"}
@@ -496,8 +490,7 @@ def _report(
     verdict = run.verdict
     if verdict == VALID and any(c.name == STATUS and c.passed is None for c in run.checks):
         verdict = UNCHECKED  # genuine, but nobody said it is still in force
-    name = None if source.unavailable else source.name
-    return Report(verdict, tuple(run.checks), licence, now, evidence, name, status_as_of, trust.as_of, copy_info, notices)
+    return Report(verdict, tuple(run.checks), licence, now, evidence, source.name, status_as_of, trust.as_of, copy_info, notices)
 
 
 def _link_notices(link: Link, base_url: str | None) -> tuple[Notice, ...]:

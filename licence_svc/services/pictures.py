@@ -5,9 +5,10 @@ A picture is not the signed file: its code may be genuine while the name and num
 it were painted over or changed. So besides the code (checked against the register as any QR text
 is), the report holds
 
-1. ``single_code``: the picture holds one licence's code, however many times; codes of two licences
-   make it ``tampered`` (one page's code pasted onto another); codes that are no licence link (a
-   help-desk sticker) are ignored, with a notice;
+1. ``single_code``: the picture holds one licence code, however many times; two different codes
+   make it ``tampered`` (one page's code pasted onto another, or a minted code beside the genuine
+   one — a licence has one QR text); codes that are no licence link (a help-desk sticker) are
+   ignored, with a notice;
 2. ``printed_text``: the table printed around the code, read with OCR (tesseract) and held to the
    signed fields kept in the register (core.printedtext); a blank or different name, number or date
    makes it ``tampered``. Without tesseract, or when the page cannot be read, the check is skipped,
@@ -229,11 +230,6 @@ class _Code:
         """The licence the code names; a damaged code names none."""
         return str(self.report.licence["identifier"]) if self.report.licence else "(damaged code)"
 
-    @property
-    def licence(self) -> str:
-        """What tells licences apart: the identifier, or for a damaged code its text."""
-        return str(self.report.licence["identifier"]) if self.report.licence else self.text
-
 
 def _verify_pictures(scans: Sequence[QrScan], platform: Platform, *, now: datetime, evidence: str) -> Report:
     # 1. Every distinct code: a licence link is verified against the register; anything else ignored.
@@ -263,9 +259,10 @@ def _verify_pictures(scans: Sequence[QrScan], platform: Platform, *, now: dateti
         )
     base = codes[0]
     report = base.report.amend(evidence=evidence)
-    # 2. One licence per picture.
-    licences = {c.licence for c in codes}
-    if len(codes) > 1 and len(licences) > 1:
+    # 2. One code per picture: a licence has one QR text, so two different texts — even naming
+    # the same licence (a genuine code beside one an insider minted for another holder) — mean
+    # at most one of them is what was issued.
+    if len(codes) > 1:
         listing = "; ".join(f"{c.identifier} ({c.report.verdict})" for c in codes)
         listing_zh = "；".join(f"{c.identifier}（{VERDICT_LABELS[c.report.verdict]}）" for c in codes)
         single = Check(

@@ -155,6 +155,26 @@ def test_codes_of_two_licences_make_the_picture_tampered(platform: Any, page: Im
     assert "(valid)" in single.reason and "有效" in single.reason_zh
 
 
+def test_a_minted_code_of_the_same_licence_beside_the_genuine_one_is_tampered(
+    platform: Any, page: Image.Image, departments: dict[str, str], id_card: Any
+) -> None:
+    """Whichever code is larger: an insider's payload for the same identifier (another holder)
+    stuck beside the genuine code makes the picture tampered, listing both."""
+    from dataclasses import replace
+
+    from licence_svc.core import cose
+    from licence_svc.core.payload import Claims, payload_from_text, qr_text, sign_claims
+    from licence_svc.storage.models import Department
+
+    genuine = Claims.from_cbor(cose.parse_sign1(payload_from_text(id_card.qr_text)).payload)
+    _, _, creds = platform.signer_for(Department.get_by_id(departments["id_card"]))
+    minted = qr_text(platform.settings.base_url, sign_claims(replace(genuine, holder="王*"), creds.key, creds.kid))
+    report = check_image(platform, with_sticker(page, minted), now=NOW)
+    assert report.verdict == "tampered"
+    single = check_named(report, "single_code")
+    assert single.passed is False and "(forged)" in single.reason and "(valid)" in single.reason
+
+
 def test_a_code_that_is_no_licence_is_ignored_with_a_notice(platform: Any, page: Image.Image, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pictures, "TESSERACT", "/nonexistent/tesseract")  # the codes are what this is about
     report = check_image(platform, with_sticker(page, "HTTPS://GOVSERVICE.EXAMPLE.CN/HELP"), now=NOW)
