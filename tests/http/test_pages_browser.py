@@ -224,6 +224,18 @@ def test_the_console_cannot_be_framed(watched: Any, live_server: LiveServer) -> 
 # -- notices and the new verdicts ---------------------------------------------------------------
 
 
+def _upload(watched: Any, live_server: LiveServer, path: Path) -> tuple[Any, Any, dict[str, Any]]:  # noqa: F811
+    """The console, a file chosen in it, and the API's answer: (watched browser, page, report)."""
+    w = watched(viewport={"width": 1280, "height": 900})
+    page = w.page
+    page.goto(live_server.url("/verify"))
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/verify")) as answer:
+        page.set_input_files("#file", str(path))
+    report = answer.value.json()
+    assert _verdict(page).get_attribute("data-verdict") == report["verdict"]
+    return w, page, report
+
+
 def test_a_photo_whose_qr_links_elsewhere_shows_the_notice(
     watched: Any, live_server: LiveServer, platform: Any, departments: dict[str, str], scan_of: Any, tmp_path: Path  # noqa: F811
 ) -> None:
@@ -233,16 +245,9 @@ def test_a_photo_whose_qr_links_elsewhere_shows_the_notice(
     assert not issued.qr_text.upper().startswith(live_server.origin.upper())
     png = tmp_path / "photo.png"
     png.write_bytes(scan_of(issued.pdf))
-    w = watched(viewport={"width": 1280, "height": 900})
-    page = w.page
-    page.goto(live_server.url("/verify"))
-    with page.expect_response(lambda r: r.url.endswith("/api/v1/verify")) as answer:
-        page.set_input_files("#file", str(png))
-    report = answer.value.json()
+    w, page, report = _upload(watched, live_server, png)
     assert report["evidence"] == "image"
     assert "other_host" in [n["code"] for n in report["warnings"]], report["warnings"]
-    verdict = _verdict(page)
-    assert verdict.get_attribute("data-verdict") == report["verdict"]
     _assert_rendered(page, report)
     assert w.violations() == []
     page.screenshot(path=str(tmp_path / "console-other-host.png"), full_page=True)
@@ -271,37 +276,15 @@ def _assert_rendered(page: Any, report: dict[str, Any]) -> None:
 def test_a_picture_report_with_printed_text_and_its_notice(
     watched: Any, live_server: LiveServer, departments: dict[str, str], scan_of: Any, tmp_path: Path  # noqa: F811
 ) -> None:
-    """A picture report carries a printed_text (印刷文字) check and a notice for the clerk. If the
-    API's picture verification gives one (picture OCR), that answer is used; otherwise the API's
-    real image report is amended the way picture verification amends it (Report.amend), and the
-    console gets that as the API's answer."""
-    from licence_svc.core.verify import PRINTED_TEXT, Check, Notice
-    from licence_svc.services.platform import utcnow
-    from licence_svc.services.online import verify_text_online
+    """The API's picture report (OCR of the printed text, 印刷文字) and the notice telling the clerk
+    to compare it, as the console shows them."""
+    from licence_svc.core.verify import PRINTED_TEXT
 
     issued = _issue(live_server.platform, departments)
     png = tmp_path / "scan.png"
     png.write_bytes(scan_of(issued.pdf))
-    w = watched(viewport={"width": 1280, "height": 900})
-    page = w.page
-    page.goto(live_server.url("/verify"))
-    with page.expect_response(lambda r: r.url.endswith("/api/v1/verify")) as answer:
-        page.set_input_files("#file", str(png))
-    report = answer.value.json()
-    _verdict(page)
-    if not any(c["name"] == PRINTED_TEXT for c in report["checks"]):  # no picture OCR yet: amend as it will
-        amended = in_a_thread(verify_text_online, live_server.platform, issued.qr_text, utcnow()).amend(
-            ((Check(PRINTED_TEXT, None, "not compared: no text recognised in the picture", "未比对：未能识别图中印刷文字"), None),),
-            warnings=(Notice("printed_text_not_compared", "compare the printed text with the summary below", "请人工核对证照上的印刷文字与下列核验信息是否一致"),),
-            evidence="image",
-        )
-        report = json.loads(json.dumps(amended.as_dict(), default=str))
-        page.route("**/api/v1/verify", lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(report)))
-        _clear(page)
-        page.set_input_files("#file", str(png))
-        _verdict(page)
-        page.unroute("**/api/v1/verify")
-    assert any(c["name"] == PRINTED_TEXT for c in report["checks"]) and report["warnings"]
+    w, page, report = _upload(watched, live_server, png)
+    assert "compare_printed_text" in [n["code"] for n in report["warnings"]]
     printed = page.locator(f'#result li[data-check="{PRINTED_TEXT}"]')
     assert printed.first.inner_text().startswith("印刷文字：")
     _assert_rendered(page, report)
