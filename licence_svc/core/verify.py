@@ -201,6 +201,10 @@ class _Run:
         if VERDICTS.index(verdict) < VERDICTS.index(self.verdict):
             self.verdict = verdict
 
+    def fail_listing(self, name: str, verdict: str, items: list[tuple[str, str]], *, prefix: str = "", prefix_zh: str = "", sep: str = ", ", sep_zh: str = "、") -> None:
+        """A failure whose reason lists (English, Chinese) items after a prefix in each language."""
+        self.fail(name, verdict, prefix + sep.join(en for en, _ in items), prefix_zh + sep_zh.join(zh for _, zh in items))
+
     def skip(self, name: str, reason: str, reason_zh: str) -> None:
         self.checks.append(Check(name, None, reason, reason_zh))
 
@@ -450,11 +454,12 @@ def _check_binding(run: _Run, msg: cose.Sign1, claims: Claims, record: RecordVie
     if msg.kid.hex() != record.kid or (issued is not None and issued.kid != msg.kid):
         differs.append(("signing key", "签名密钥"))
     if differs:
-        run.fail(
+        run.fail_listing(
             REGISTER_MATCH,
             "forged",
-            f"payload differs from the register's record of this licence: {', '.join(en for en, _ in differs)}",
-            f"二维码数据与登记库签发记录不符：{'、'.join(zh for _, zh in differs)}",
+            differs,
+            prefix="payload differs from the register's record of this licence: ",
+            prefix_zh="二维码数据与登记库签发记录不符：",
         )
     else:  # same claims and key, other bytes: a re-encoded signature (ECDSA's mirror S), not the QR issued
         run.fail(
@@ -570,7 +575,7 @@ def verify_pdf(
         if not findings.certified_no_changes:
             problems.append(("certification level (DocMDP no changes) broken", "认证签名级别（DocMDP 禁止修改）被破坏"))
     if problems:
-        run.fail(PDF_INTEGRITY, "tampered", "; ".join(en for en, _ in problems), "；".join(zh for _, zh in problems))
+        run.fail_listing(PDF_INTEGRITY, "tampered", problems, sep="; ", sep_zh="；")
     elif not findings.trusted:
         run.fail(PDF_INTEGRITY, "untrusted", "signing certificate does not chain to the platform root", "签章证书不能链接到平台根证书")
     elif pdf_issuer is None:
@@ -703,11 +708,8 @@ def _match_record(
         if copy_record.copy_sha256 != file_sha256:
             mismatches.append(("file digest of the copy handed out", "所交付加注件的文件摘要"))
     if mismatches:
-        run.fail(
-            PDF_MATCHES_RECORD,
-            "tampered",
-            f"differs from the register's record: {', '.join(en for en, _ in mismatches)}",
-            f"与登记库记录不符：{'、'.join(zh for _, zh in mismatches)}",
+        run.fail_listing(
+            PDF_MATCHES_RECORD, "tampered", mismatches, prefix="differs from the register's record: ", prefix_zh="与登记库记录不符："
         )
     elif is_copy:
         run.ok(
