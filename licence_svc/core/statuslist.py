@@ -57,6 +57,7 @@ class StatusList:
 
     issued_at: str  # as the document gives it
     bits: Mapping[str, bytes]  # issuer code → bitstring
+    next_update: datetime | None = None  # the list's promise of a newer one: past it, the list is stale
 
     @cached_property
     def issued(self) -> datetime | None:
@@ -90,8 +91,7 @@ class StatusList:
             raise UnreadableEvidence("not a version-1 licence status list")
         issued_at = body.get("issued_at")
         _moment(issued_at, "issued_at")
-        if "next_update" in body:
-            _moment(body["next_update"], "next_update")
+        next_update = _moment(body["next_update"], "next_update") if "next_update" in body else None
         lists = body.get("lists", [])
         if not isinstance(lists, list):
             raise UnreadableEvidence("status list: lists must be an array")
@@ -102,7 +102,7 @@ class StatusList:
                 raise UnreadableEvidence(f"status list: issuer {issuer} listed twice")
             out[issuer] = raw
         assert isinstance(issued_at, str)
-        return cls(issued_at, out)
+        return cls(issued_at, out, next_update)
 
 
 def _moment(value: object, name: str) -> datetime:

@@ -338,12 +338,14 @@ class StatusSource:
     lookup: Callable[[str], RecordView | None] | None = None
     status_list: StatusList | None = None
     as_of: datetime | None = None  # when the status list was issued: taken from the list unless given
-    next_update: datetime | None = None  # the list's promise of a newer one: past it, the list is stale
+    next_update: datetime | None = None  # taken from the list unless given
     copy_lookup: Callable[[str], CopyRecordView | None] | None = None  # by redemption id
 
     def __post_init__(self) -> None:
         if self.as_of is None and self.status_list is not None:
             object.__setattr__(self, "as_of", self.status_list.issued)
+        if self.next_update is None and self.status_list is not None:
+            object.__setattr__(self, "next_update", self.status_list.next_update)
 
     @property
     def name(self) -> str | None:

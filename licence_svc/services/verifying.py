@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from cryptography import x509
@@ -30,20 +30,9 @@ def offline_sources(
         return trust, OFFLINE
     body = open_document(status_list, root)
     parsed = StatusList.from_body(body)
-    if parsed.issued is None:
-        raise UnreadableEvidence("status list has no valid issued_at")
-    return trust, StatusSource(status_list=parsed, as_of=parsed.issued, next_update=_moment(body.get("next_update"), "next_update"))
-
-
-def _moment(value: object, name: str) -> datetime:
-    """A signed document's time: an offline verifier must know when a status list stops being news."""
-    try:
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        moment = None
-    if moment is None:
-        raise UnreadableEvidence(f"status list has no valid {name}")
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    if parsed.issued is None or parsed.next_update is None:
+        raise UnreadableEvidence("status list has no valid issued_at or next_update: an offline verifier must know when it stops being news")
+    return trust, StatusSource(status_list=parsed)
 
 
 def check_qr_with(text: str, trust: TrustStore, source: StatusSource, *, now: datetime | None = None) -> Report:
