@@ -26,9 +26,28 @@ def register_errors() -> Iterator[None]:
         raise Unavailable("the register is unavailable") from exc
 
 
+@contextmanager
+def transaction() -> Iterator[None]:
+    """The one way to open a transaction: a service's use case runs inside it, and every storage
+    function it calls joins it (storage never opens its own). Nested, it joins the outer one.
+
+    It will write: on SQLite it takes the write lock at BEGIN (IMMEDIATE), so two writers queue
+    instead of one failing on a stale read snapshot. Database failures leave it as domain errors
+    (Conflict, Unavailable), including those raised at COMMIT."""
+    with register_errors():
+        if database.in_transaction():
+            yield
+            return
+        if isinstance(database.obj, peewee.SqliteDatabase):
+            with database.atomic("IMMEDIATE"):
+                yield
+        else:
+            with database.atomic():
+                yield
+
+
 def write_transaction() -> Any:
-    """A transaction that will write: on SQLite it takes the write lock at BEGIN (IMMEDIATE), so
-    two writers queue instead of one failing on a stale read snapshot."""
+    """Deprecated: use ``transaction()``; kept until every storage function joins its caller's."""
     if isinstance(database.obj, peewee.SqliteDatabase) and not database.in_transaction():
         return database.atomic("IMMEDIATE")
     return database.atomic()
