@@ -52,11 +52,11 @@ def throwaway_platform(*, prefix: str = "licence-bench-", empty_database: bool =
     from licence_svc.services.setup import initialise
 
     if empty_database:
-        from licence_svc.storage import db
+        from licence_svc.storage import migrations
 
         platform = Platform.open()
-        db.drop_schema()
-        db.create_schema()
+        migrations.drop_schema()
+        migrations.create_schema()
     else:
         platform = Platform.open(create_schema=True)
     return platform, initialise(platform, demo=True)

@@ -63,7 +63,8 @@ def der_set_of(elements: Sequence[bytes]) -> bytes:
 
 
 def _oid(dotted: str) -> bytes:
-    return core.ObjectIdentifier(dotted).dump()
+    encoded: bytes = core.ObjectIdentifier(dotted).dump()  # asn1crypto is untyped
+    return encoded
 
 
 def _attribute(type_oid: bytes, value: bytes) -> bytes:

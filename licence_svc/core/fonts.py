@@ -133,7 +133,7 @@ def _no_copy_glyf(face: ttfonts.TTFontFace) -> None:
             return _TableSlice(face._ttf_data, pos)
         return copying(tag)
 
-    face.get_table = get_table  # type: ignore[method-assign]
+    face.get_table = get_table
 
 
 def _load() -> tuple[_Face, ...]:

@@ -106,7 +106,7 @@ def _issuer(entry: object) -> TrustedIssuer:
         raise UnreadableEvidence("trust list: an issuer entry is not an object")
     code, name, kinds, state = (entry.get(k) for k in ("department_code", "department_name", "kinds", "state"))
     reason = entry.get("withdrawn_reason")
-    well_formed = (
+    if not (
         isinstance(code, str)
         and _CODE.fullmatch(code) is not None
         and isinstance(name, str)
@@ -114,8 +114,7 @@ def _issuer(entry: object) -> TrustedIssuer:
         and all(isinstance(k, str) for k in kinds)
         and state in _STATES
         and (reason is None or isinstance(reason, str))
-    )
-    if not well_formed:
+    ):  # one condition, not a flag: mypy narrows each field's type by it
         raise UnreadableEvidence("trust list: an issuer entry is malformed")
     cert = _certificate(entry.get("certificate"), f"the certificate of {code}")
     try:

@@ -46,6 +46,19 @@ def transaction() -> Iterator[None]:
                 yield
 
 
+def require_transaction(what: str) -> None:
+    """For storage functions whose statements only hold together in the caller's transaction (a
+    lock and the write it guards): outside one they would each commit alone, so refuse."""
+    if not database.in_transaction():
+        raise RuntimeError(f"{what} must run inside storage.db.transaction()")
+
+
+def rows(query: Any) -> list[dict[str, Any]]:
+    """A query's rows as plain values, foreign keys as their codes (peewee's stubs type
+    ``.dicts()`` as model rows)."""
+    return list(query.dicts())
+
+
 def write_transaction() -> Any:
     """Deprecated: use ``transaction()``; kept until every storage function joins its caller's."""
     if isinstance(database.obj, peewee.SqliteDatabase) and not database.in_transaction():
@@ -67,41 +80,6 @@ def open_database(url: str) -> peewee.Database:
         db = connect_url(url)
     database.initialize(db)
     return db
-
-
-def create_schema() -> None:
-    from .models import ALL_MODELS
-
-    with database.atomic():
-        database.create_tables(ALL_MODELS, safe=True)
-        _add_missing_columns(ALL_MODELS)
-
-
-def _add_missing_columns(models: list[Any]) -> None:
-    """A register made by an older release gets the columns added since (all nullable or defaulted)."""
-    from playhouse.migrate import SchemaMigrator, migrate
-
-    migrator = SchemaMigrator.from_database(database.obj)
-    for model in models:
-        present = {c.name for c in database.get_columns(model._meta.table_name)}
-        for f in model._meta.sorted_fields:
-            if f.column_name not in present:
-                migrate(migrator.add_column(model._meta.table_name, f.column_name, f))
-
-
-def schema_exists() -> bool:
-    """Checked at start-up instead of creating tables: DDL from every starting worker would
-    take locks that deadlock with licences being issued."""
-    from .models import ALL_MODELS
-
-    with register_errors():
-        return all(database.table_exists(m._meta.table_name) for m in ALL_MODELS)
-
-
-def drop_schema() -> None:
-    from .models import ALL_MODELS
-
-    database.drop_tables(ALL_MODELS, safe=True, cascade=not isinstance(database.obj, peewee.SqliteDatabase))
 
 
 def connect() -> None:
