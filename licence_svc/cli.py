@@ -11,10 +11,11 @@ import functools
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 from cryptography.hazmat.primitives import serialization
@@ -29,10 +30,9 @@ from .services import tokens as tokens_service
 from .services import checks as checks_service
 from .services import setup as setup_service
 from .services.issuing import issue as issue_licence
-from .services.platform import Platform
+from .services.platform import Platform, read_root_certificate
 from .core.verify import UNCHECKED, Report
 from .services.verifying import check_pdf, check_qr, check_qr_with, offline_sources
-from .storage.keystore import KeyStore
 
 
 def _domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -265,6 +265,37 @@ def withdraw_key(kid: str, reason: str) -> None:
     click.echo(f"signing key {kid} withdrawn")
 
 
+class _ImportProgress:
+    """The import's progress on stderr: a bar with rate and ETA on a terminal; plain periodic
+    ``import:`` lines otherwise (logs, CI). Fed by ``bulk.run_import(on_progress=...)``."""
+
+    def __init__(self, total: int | None, out: TextIO | None = None, every: float = 5.0) -> None:
+        # sys.stderr looked up now, not at import: a test runner may have replaced it.
+        self.total, self.out, self.every = total, out or sys.stderr, every
+        self.start = self.last = time.monotonic()
+        self.tty = self.out.isatty()
+
+    def update(self, s: bulk.Summary, *, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self.last < (0.2 if self.tty else self.every):
+            return
+        self.last = now
+        done = s.total
+        rate = done / max(now - self.start, 1e-9)
+        eta = (self.total - done) / rate if (self.total and rate > 0) else 0
+        counts = f"{done}/{self.total or '?'} issued {s.issued} skipped {s.skipped} rejected {s.rejected} · {rate:.1f}/s"
+        if self.tty:
+            width = 30
+            frac = done / self.total if self.total else 0
+            bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+            self.out.write(f"\r[{bar}] {frac:5.1%} {counts} · ETA {eta:5.0f}s ")
+            if final:
+                self.out.write("\n")
+        else:
+            self.out.write(f"import: {counts} · ETA {eta:.0f}s\n")
+        self.out.flush()
+
+
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--kind", required=True)
@@ -280,7 +311,7 @@ def import_(file: Path, kind: str, department: str, workers: int | None, key_col
     """
     platform = _platform()
     platform.check_ready()
-    total = bulk.count_rows(file)
+    progress = _ImportProgress(bulk.count_rows(file))
     summary = bulk.run_import(
         file,
         kind=kind,
@@ -289,8 +320,9 @@ def import_(file: Path, kind: str, department: str, workers: int | None, key_col
         workers=workers,
         key_column=key_column,
         errors_path=errors_file,
-        progress=bulk.Progress(total),
+        on_progress=progress.update,
     )
+    progress.update(summary, final=True)
     report = errors_file or file.with_name(file.name + ".errors.csv")
     click.echo(
         f"issued {summary.issued}, skipped as already issued {summary.skipped}, rejected {summary.rejected} "
@@ -507,7 +539,7 @@ def verify(
     if trust_file is not None:
         if qr is None:
             raise InvalidInput.single("trust-list", "offline lists verify QR texts (--qr)")
-        root = KeyStore.read_cert(root_file) if root_file else _platform().keys.root_cert()
+        root = read_root_certificate(root_file) if root_file else _platform().root_cert()
         trust, source = offline_sources(
             root, _read_json(trust_file), _read_json(status_file) if status_file else None
         )

@@ -8,11 +8,13 @@ reader (or ``pdftotext``) gets every value back, rare name characters included.
 The canvas is used directly (not platypus): a page costs a few milliseconds once the fonts are
 loaded, and the layout is fixed anyway. Output is deterministic: the PDF dates are the issue date,
 never the clock, so the same request gives the same bytes.
+
+What a page holds (rows, heading, photo, accent colour, issue-date label) is the kind's own
+(``core/kinds/<kind>.py``); this module draws any kind's pages the same way.
 """
 
 from __future__ import annotations
 
-import base64
 import io
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -29,7 +31,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from . import fonts
 from .dates import cn_date
-from .kinds import HEAD_OF_HOUSEHOLD, KindSpec
+from .kinds import KindSpec, Page, Row
 from .qr import QUIET_ZONE, QrMatrix, qr_matrix
 
 
@@ -65,164 +67,10 @@ SEAL_RED = Color(0.84, 0.07, 0.09)
 INK = HexColor("#1a1a1a")
 GRID = HexColor("#8c8c8c")
 
-# Accent colour of frame, title and label cells, by kind.
-_ACCENT = {
-    "id_card": HexColor("#1d5b8c"),
-    "household_register": HexColor("#7b2d26"),
-    "degree_certificate": HexColor("#8a1c1c"),
-    "driving_licence": HexColor("#23456e"),
-    "business_licence": HexColor("#9a3412"),
-}
-_ISSUE_LABEL = {"id_card": "签发日期", "household_register": "签发日期"}
 
-
-@dataclass(frozen=True)
-class _Row:
-    label: str
-    value: str
-    size: float = 12.0
-    shrinkable: bool = False  # long free text: may be set smaller so the table fits the page
-
-
-@dataclass(frozen=True)
-class _Page:
-    heading: str
-    rows: tuple[_Row, ...]
-    header: str = ""  # small line above the heading (the document name on inner pages)
-    intro: str = ""  # paragraph between heading and table
-    intro_size: float = 12.0
-    photo: bytes | None = None
-    photo_rows: int = 0  # the photo sits right of this many first rows
-
-
-# ---------------------------------------------------------------------------------------------
-# Values as the real documents print them
-
-
-def _cn_date(iso: str) -> str:
-    """2020-05-01 → 2020年05月01日."""
-    return cn_date(date.fromisoformat(iso))
-
-
-def _dot_date(iso: str) -> str:
-    """2020-05-01 → 2020.05.01, as the identity card prints its validity period."""
-    return iso.replace("-", ".")
-
-
-def _period(start: str, end: str | None, fmt: Callable[[str], str], sep: str) -> str:
-    """A validity period; an open end (null) prints as 长期."""
-    return f"{fmt(start)}{sep}{'长期' if end is None else fmt(end)}"
-
-
-def _pages(req: RenderRequest) -> list[_Page]:
-    d = req.data
-    kind = req.kind
-    title = kind.title(d)
-
-    def lab(name: str) -> str:
-        return kind.field(name).label
-
-    if kind.name == "id_card":
-        photo = base64.b64decode(d["photo"]) if d.get("photo") else None
-        rows: tuple[_Row, ...] = (
-            _Row(lab("name"), d["name"], 14),
-            _Row(lab("sex"), d["sex"]),
-            _Row(lab("ethnicity"), d["ethnicity"]),
-            _Row(lab("birth_date"), _cn_date(d["birth_date"])),
-            _Row(lab("address"), d["address"], shrinkable=True),
-            _Row(lab("id_number"), d["id_number"], 14),
-            _Row(lab("issuing_authority"), d["issuing_authority"]),
-            _Row("有效期限", _period(d["valid_from"], d.get("valid_until"), _dot_date, "-")),
-        )
-        return [_Page(title, rows, photo=photo, photo_rows=4 if photo else 0)]
-
-    if kind.name == "degree_certificate":
-        intro = (
-            f"{d['name']}，{d['sex']}，{_cn_date(d['birth_date'])}生。在{d['discipline']}学科/专业"
-            f"已通过{d['degree']}学位的课程考试和论文答辩，成绩合格。"
-            f"根据{_degree_law(d['conferral_date'])}的规定，授予{d['degree']}学位。"
-        )
-        rows = (
-            _Row(lab("name"), d["name"], 14),
-            _Row(lab("sex"), d["sex"]),
-            _Row(lab("birth_date"), _cn_date(d["birth_date"])),
-            _Row(lab("id_number"), d["id_number"], 13),
-            _Row(lab("degree"), d["degree"]),
-            _Row(lab("discipline"), d["discipline"], shrinkable=True),
-            _Row(lab("institution"), d["institution"], shrinkable=True),
-            _Row(lab("conferral_date"), _cn_date(d["conferral_date"])),
-            _Row(lab("certificate_number"), d["certificate_number"], 13),
-        )
-        return [_Page(title, rows, intro=intro, intro_size=13)]
-
-    if kind.name == "driving_licence":
-        rows = (
-            _Row(lab("licence_number"), d["licence_number"], 14),
-            _Row(lab("name"), d["name"], 14),
-            _Row(lab("sex"), d["sex"]),
-            _Row(lab("nationality"), d["nationality"]),
-            _Row(lab("address"), d["address"], shrinkable=True),
-            _Row(lab("birth_date"), d["birth_date"]),
-            _Row(lab("first_issue_date"), d["first_issue_date"]),
-            _Row(lab("vehicle_class"), "".join(d["vehicle_class"]), 14),
-            _Row("有效期限", _period(d["valid_from"], d.get("valid_until"), str, " 至 ")),
-            _Row(lab("archive_number"), d["archive_number"], 13),
-            _Row(lab("issuing_authority"), d["issuing_authority"], shrinkable=True),
-        )
-        return [_Page(title, rows)]
-
-    if kind.name == "business_licence":
-        rows = (
-            _Row(lab("credit_code"), d["credit_code"], 13),
-            _Row(lab("name"), d["name"], 13, shrinkable=True),
-            _Row(lab("entity_type"), d["entity_type"], shrinkable=True),
-            _Row(lab("legal_representative"), d["legal_representative"]),
-            _Row(lab("registered_capital"), d["registered_capital"]),
-            _Row(lab("established_on"), _cn_date(d["established_on"])),
-            _Row("营业期限", _period(d["term_from"], d.get("term_until"), _cn_date, " 至 ")),
-            _Row(lab("domicile"), d["domicile"], shrinkable=True),
-            _Row(lab("business_scope"), d["business_scope"], 11, shrinkable=True),
-            _Row(lab("registration_authority"), d["registration_authority"], shrinkable=True),
-        )
-        return [_Page(title, rows)]
-
-    if kind.name == "household_register":
-        members: Sequence[Mapping[str, Any]] = d["members"]
-        head = next(m["name"] for m in members if m["relation"] == HEAD_OF_HOUSEHOLD)
-        roster = "、".join(f"{m['name']}（{m['relation']}）" for m in members)
-        front = (
-            _Row(lab("household_type"), d["household_type"]),
-            _Row("户主姓名", head, 14),
-            _Row(lab("household_number"), d["household_number"], 13),
-            _Row(lab("address"), d["address"], shrinkable=True),
-            _Row(lab("registration_authority"), d["registration_authority"], shrinkable=True),
-            _Row("户内人数", f"{len(members)}人"),
-            _Row(lab("members"), roster, shrinkable=True),
-        )
-        pages = [_Page(title, front)]
-        mlab = {f.name: f.label for f in kind.member_fields}
-        for m in members:
-            rows = (
-                _Row(mlab["name"], m["name"], 14),
-                _Row(mlab["relation"], m["relation"]),
-                _Row(mlab["sex"], m["sex"]),
-                _Row(mlab["ethnicity"], m["ethnicity"]),
-                _Row(mlab["birth_date"], _cn_date(m["birth_date"])),
-                _Row(mlab["id_number"], m["id_number"], 14),
-                _Row(mlab["birthplace"], m["birthplace"], shrinkable=True),
-            )
-            intro = f"户号：{d['household_number']}　　户主姓名：{head}"
-            pages.append(_Page("常住人口登记卡", rows, header=title, intro=intro, intro_size=11))
-        return pages
-
-    raise ValueError(f"no page layout for kind {kind.name!r}")
-
-
-def _degree_law(conferral_iso: str) -> str:
-    """The Degree Law replaced the Regulations on Academic Degrees on 2025-01-01."""
-    if date.fromisoformat(conferral_iso) >= date(2025, 1, 1):
-        return "《中华人民共和国学位法》"
-    return "《中华人民共和国学位条例》"
+def _pages(req: RenderRequest) -> tuple[Page, ...]:
+    """The pages as the kind lays them out (core/kinds/<kind>.py)."""
+    return req.kind.pages(req.data)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,14 +79,14 @@ def _degree_law(conferral_iso: str) -> str:
 
 @dataclass(frozen=True)
 class _Laid:
-    row: _Row
+    row: Row
     size: float
     lines: tuple[str, ...]
     height: float
     value_w: float
 
 
-def _lay_out(page: _Page, top: float) -> list[_Laid]:
+def _lay_out(page: Page, top: float) -> list[_Laid]:
     """Fit the rows between ``top`` and BODY_BOTTOM, setting long text smaller when needed."""
     photo_w = 36 * mm if page.photo else 0.0
     attempts = [(0.0, 14 * mm), (0.0, 12 * mm), (0.0, 10.5 * mm)] + [(step, 9.5 * mm) for step in (1.0, 2.0, 3.0, 4.0, 5.0)] + [(5.5, 8 * mm)]
@@ -277,7 +125,7 @@ def _text_block(c: Canvas, x: float, center_y: float, lines: Sequence[str], size
         y -= leading
 
 
-def _draw_table(c: Canvas, page: _Page, laid: Sequence[_Laid], top: float, accent: Color) -> None:
+def _draw_table(c: Canvas, page: Page, laid: Sequence[_Laid], top: float, accent: Color) -> None:
     total = sum(item.height for item in laid)
     # label column tint
     c.setFillColor(_tint(accent, 0.07))
@@ -428,10 +276,15 @@ def _rosette() -> str:
     return _rosette_ops
 
 
+def _accent(kind: KindSpec) -> Color:
+    """The kind's colour of frame, title and label cells."""
+    return HexColor(kind.accent)
+
+
 def _draw_page(
-    c: Canvas, req: RenderRequest, page: _Page, matrix: QrMatrix, qr_ops: str, number: int, count: int
+    c: Canvas, req: RenderRequest, page: Page, matrix: QrMatrix, qr_ops: str, number: int, count: int
 ) -> None:
-    accent = _ACCENT.get(req.kind.name, HexColor("#333333"))
+    accent = _accent(req.kind)
     _draw_frame(c, accent)
     # header and heading
     c.setFillColor(accent)
@@ -466,7 +319,7 @@ def _draw_page(
     c.setFillColor(INK)
     fonts.draw_text(c, QR_X + QR_SIDE / 2, QR_Y - 5 * mm, "扫码核验", 10, align="center")
     # issuer, date and seal
-    issue_label = _ISSUE_LABEL.get(req.kind.name, "发证日期")
+    issue_label = req.kind.issue_label
     c.setFillColor(INK)
     name_size = 13.0 if fonts.text_width(req.issuer_name, 13) <= 95 * mm else 10.0
     fonts.draw_text(c, RIGHT - 4 * mm, 59 * mm, req.issuer_name, name_size, align="right")

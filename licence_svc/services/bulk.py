@@ -1,8 +1,9 @@
 """Bulk conversion of paper stock (存量证照电子制证): stream rows, issue on every core, resume safely.
 
-Each row has a natural key (kind + holder identifier + the department's own record number, or
-an explicit key column). The key is stored in the same transaction as the licence, so rerunning
-a file after a crash issues what is missing and duplicates nothing.
+Each row has a natural key (kind + the kind's uniqueness rule, ``KindSpec.key_fields``, + the
+department's own record number, or an explicit key column). The key is stored in the same
+transaction as the licence, so rerunning a file after a crash issues what is missing and
+duplicates nothing. Progress is reported through ``on_progress``; drawing it is the caller's.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import csv
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -56,15 +56,6 @@ class Summary:
 # -- reading ------------------------------------------------------------------------------------
 
 
-def _csv_value(kind: str, name: str, value: str) -> Any:
-    """CSV cells are text: empty means null; members (a list) travel as a JSON column."""
-    if value == "":
-        return None
-    if kind == "household_register" and name == "members":
-        return parse_json(value)
-    return value
-
-
 def _checked(kind: str, number: int, data: dict[str, Any], record_number: Any, key_column: str) -> Row:
     """Validate here, in the reading process: the natural key and the request fingerprint are
     then taken over the normalised record, so ' 1101…' and '1101…', or 'x' and 'X', are the same
@@ -81,8 +72,7 @@ def _checked(kind: str, number: int, data: dict[str, Any], record_number: Any, k
         clean = None
     if problems or clean is None:
         return Row(number, None, None, tuple(problems))
-    holder = KINDS[kind].holder_ids(clean)[0]
-    return Row(number, clean, f"import:{kind}:{holder}:{str(record_number).strip()}")
+    return Row(number, clean, f"import:{kind}:{KINDS[kind].natural_key(clean)}:{str(record_number).strip()}")
 
 
 def read_rows(stream: TextIO, *, kind: str, fmt: str, key_column: str = KEY_COLUMN) -> Iterator[Row]:
@@ -90,16 +80,17 @@ def read_rows(stream: TextIO, *, kind: str, fmt: str, key_column: str = KEY_COLU
 
     The key column is dropped from the record unless it is one of the kind's fields (a
     certificate number, say, can be the key and stay in the data)."""
-    fields = {f.name for f in KINDS[kind].fields}
+    spec = KINDS[kind]
+    fields = {f.name for f in spec.fields}
     if fmt == "csv":
         reader = csv.DictReader(stream)
         if reader.fieldnames:
             reader.fieldnames = [f.lstrip("\ufeff").strip() for f in reader.fieldnames]
         for number, raw in enumerate(reader, start=1):
             try:
-                data = {k: _csv_value(kind, k, v or "") for k, v in raw.items() if k is not None and (k != key_column or k in fields)}
-            except JsonRefused as exc:
-                yield Row(number, None, None, (FieldProblem("members", f"not a JSON list: {exc}"),))
+                data = {k: spec.csv_cell(k, v or "") for k, v in raw.items() if k is not None and (k != key_column or k in fields)}
+            except InvalidInput as exc:  # a cell the kind cannot read (KindSpec.csv_cell)
+                yield Row(number, None, None, tuple(exc.problems))
                 continue
             if None in raw:
                 yield Row(number, None, None, (FieldProblem("row", "more cells than header columns"),))
@@ -176,35 +167,6 @@ def _issue_chunk(kind: str, department: str, actor: str, rows: list[Row]) -> lis
 # -- the run ------------------------------------------------------------------------------------
 
 
-class Progress:
-    """A bar with rate and ETA on a terminal; plain periodic lines otherwise (logs, CI)."""
-
-    def __init__(self, total: int | None, out: TextIO = sys.stderr, every: float = 5.0) -> None:
-        self.total, self.out, self.every = total, out, every
-        self.start = self.last = time.monotonic()
-        self.tty = out.isatty()
-
-    def update(self, s: Summary, *, final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - self.last < (0.2 if self.tty else self.every):
-            return
-        self.last = now
-        done = s.total
-        rate = done / max(now - self.start, 1e-9)
-        eta = (self.total - done) / rate if (self.total and rate > 0) else 0
-        counts = f"{done}/{self.total or '?'} issued {s.issued} skipped {s.skipped} rejected {s.rejected} · {rate:.1f}/s"
-        if self.tty:
-            width = 30
-            frac = done / self.total if self.total else 0
-            bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
-            self.out.write(f"\r[{bar}] {frac:5.1%} {counts} · ETA {eta:5.0f}s ")
-            if final:
-                self.out.write("\n")
-        else:
-            self.out.write(f"import: {counts} · ETA {eta:.0f}s\n")
-        self.out.flush()
-
-
 def run_import(
     path: Path,
     *,
@@ -214,10 +176,13 @@ def run_import(
     workers: int | None = None,
     key_column: str = KEY_COLUMN,
     errors_path: Path | None = None,
-    progress: Progress | None = None,
     on_progress: Callable[[Summary], None] | None = None,
 ) -> Summary:
-    """Issue every row of ``path``; rejected rows go to the error report, never stop the run."""
+    """Issue every row of ``path``; rejected rows go to the error report, never stop the run.
+
+    ``on_progress(summary)`` is called after every finished chunk with the counts so far (the same
+    ``Summary`` object, updated in place); the caller draws a bar or stores them.
+    """
     get_kind(kind)
     from .issuing import resolve_department
 
@@ -239,8 +204,6 @@ def run_import(
                     writer.writerow([number, f, reason])
             err_file.flush()
             summary.seconds = time.monotonic() - started
-            if progress:
-                progress.update(summary)
             if on_progress:
                 on_progress(summary)
 
@@ -265,6 +228,4 @@ def run_import(
             for fut in pending:
                 collect(fut.result())
     summary.seconds = time.monotonic() - started
-    if progress:
-        progress.update(summary, final=True)
     return summary

@@ -5,7 +5,8 @@
 * rejected rows (bad check digit, impossible date, missing record number, a line that is not
   JSON) go to the error report with row, field and reason, the good rows after them are issued,
   the summary counts them all and the exit code is 1;
-* progress is plain ``import:`` lines with a rate when stderr is not a terminal, a bar on a pty;
+* progress is plain ``import:`` lines with a rate when stderr is not a terminal, a bar on a pty
+  (drawn by the CLI: the service only reports it through ``on_progress``, tested in-process);
 * rerunning a file issues nothing new; the same natural key with other data is rejected;
 * kill -9 of the whole process group (the CLI and its workers) at a random moment, then a rerun:
   what was missing is issued, nothing is duplicated, nothing is lost. This runs on a platform of
@@ -539,3 +540,25 @@ def test_hostile_lines_are_rejected_rows_not_a_failed_batch() -> None:
     members = '"[' + "[" * 5000 + "]" * 5000 + ']"'
     csv_rows = list(read_rows(io.StringIO(f"{header}\n" + ",".join(["x"] * 9 + [members, "R3"])), kind="household_register", fmt="csv"))
     assert csv_rows[0].problems[0].field == "members" and "nested deeper" in csv_rows[0].problems[0].reason
+
+
+def test_the_service_reports_progress_by_callback_and_draws_nothing(
+    tmp_path: Path, departments: dict[str, str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """`run_import` in-process: every finished chunk reaches ``on_progress`` with the counts so far;
+    the bar is the CLI's, so the service writes nothing to the terminal."""
+    from licence_svc.services import bulk
+
+    rows = id_card_rows(bulk.CHUNK + 3, area=320109, tag="CB")
+    rows[2]["id_number"] = rows[2]["id_number"][:-1] + ("0" if rows[2]["id_number"][-1] != "0" else "1")
+    path = write_csv(tmp_path / "callback.csv", rows, bom=False)
+    seen: list[tuple[int, int, int]] = []
+    summary = bulk.run_import(
+        path, kind="id_card", department=departments["id_card"], actor="test", workers=1,
+        on_progress=lambda s: seen.append((s.issued, s.skipped, s.rejected)),
+    )
+    assert (summary.issued, summary.skipped, summary.rejected) == (len(rows) - 1, 0, 1)
+    assert len(seen) == 2 and seen[-1] == (len(rows) - 1, 0, 1)  # one call per chunk, the last one complete
+    assert seen[0] < seen[-1]
+    out, err = capfd.readouterr()
+    assert "import:" not in err and "[#" not in err and "\r" not in err and out == ""
