@@ -7,9 +7,10 @@ import logging
 from flask import Flask, request
 
 from ..config import PROJECT_ROOT, Settings
+from ..services.connection import close_connection, open_connection
 from ..services.platform import Platform
 from ..services.setup import has_demo_departments
-from ..storage.db import close, connect
+from . import api_docs, api_document, bodies, checks_api, department_api, headers, holder_pages, matters_api, pages, problems, public, shares_api, verify_api
 from .department_api import MAX_BATCH_BYTES
 
 log = logging.getLogger(__name__)
@@ -29,30 +30,30 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["licence_platform"] = platform
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from . import checks_api, department_api, headers, holder_pages, matters_api, openapi, pages, problems, public, shares_api, verify_api
-
     problems.register(app)
     headers.register(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(verify_api.bp)
     app.register_blueprint(department_api.bp)
     app.register_blueprint(pages.bp)
-    app.register_blueprint(openapi.bp)
+    app.register_blueprint(api_document.bp)
+    app.register_blueprint(api_docs.bp)
     app.register_blueprint(shares_api.bp)
     app.register_blueprint(checks_api.bp)
     app.register_blueprint(matters_api.bp)
     app.register_blueprint(holder_pages.bp)
+    app.extensions[bodies.SCHEMAS] = bodies.BodySchemas(api_document.document(platform.settings.base_url))
 
     @app.before_request
     def _connect() -> None:
         if request.endpoint not in ("public.health", "static"):  # liveness must not depend on the database
-            connect()
+            open_connection()
 
     @app.teardown_request
     def _close(_exc: BaseException | None) -> None:
-        close()
+        close_connection()
 
     if has_demo_departments():
         log.warning("DEMO departments and keys are in use: never issue real licences with them")
-    close()  # start-up checks opened a connection; requests open their own, so a restarted database is seen
+    close_connection()  # start-up checks opened a connection; requests open their own, so a restarted database is seen
     return app

@@ -103,7 +103,7 @@ _TARGET_ATOMS = {"{raw_uri}e": mask_target, "{request_uri}e": mask_target, "{que
 _URL_ATOMS = {"{referer}i", "{http_referer}e"}
 
 
-class MaskedLogger(Logger):
+class MaskedLogger(Logger):  # type: ignore[misc]  # gunicorn has no type hints
     """gunicorn's Logger: access log atoms masked (``%(r)s``, ``%(U)s``, ``%(q)s``, ``%(f)s`` and
     any header or environ atom a custom format names); error log and the platform's loggers
     scrubbed (:class:`ScrubFilter`)."""
@@ -119,13 +119,13 @@ class MaskedLogger(Logger):
         for handler in [h for h in app.handlers if getattr(h, "_gunicorn_error_log", False)]:
             app.removeHandler(handler)
         for handler in self.error_log.handlers:
-            handler._gunicorn_error_log = True  # type: ignore[attr-defined]
+            handler._gunicorn_error_log = True
             app.addHandler(handler)
         app.setLevel(self.error_log.level)
         app.propagate = False
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
-        atoms = super().atoms(resp, req, environ, request_time)
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
         target = mask_target(environ.get("RAW_URI") or "")
         atoms["r"] = f"{environ.get('REQUEST_METHOD', '-')} {target} {environ.get('SERVER_PROTOCOL', '-')}"
         atoms["U"] = mask_path(atoms.get("U") or "")

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request
 from flask.sansio.blueprints import BlueprintSetupState
+from werkzeug.wrappers import Response as BaseResponse
 
 from ..core.dates import CHINA, cn_date, cn_datetime
 from ..core.qr import qr_png
@@ -28,6 +29,7 @@ from ..services import holders, shares
 from ..services.holder_signin import ClaimCodeSignIn, OidcFlow, OidcSignIn, method_for
 from ..services.holders import HolderSession, SignedIn
 from ..services.platform import as_utc
+from ..services.usage import MAX_PURPOSE
 from ..services.setup import list_departments
 from .public import platform
 
@@ -44,7 +46,7 @@ SIGNIN_METHOD = "licence_holder_signin"  # app.extensions key of the configured 
 
 # Field problems of the share service, as the form says them.
 SHARE_PROBLEMS = {
-    "purpose": f"请填写申请事由（不超过{shares.MAX_PURPOSE}个字）",
+    "purpose": f"请填写申请事由（不超过{MAX_PURPOSE}个字）",
     "scope": "请选择授权范围",
     "hours": f"有效期为1至{shares.MAX_HOURS}小时的整数",
     "recipient": "请选择接收部门，或选择“任意窗口”",
@@ -73,17 +75,17 @@ def session() -> HolderSession:
     return g.holder_session  # type: ignore[no-any-return]
 
 
-def _set_cookie(resp: Response, name: str, value: str, *, max_age: int | None = None) -> None:
+def _set_cookie(resp: BaseResponse, name: str, value: str, *, max_age: int | None = None) -> None:
     resp.set_cookie(
         name, value, max_age=max_age, path=COOKIE_PATH, secure=platform().settings.cookie_secure, httponly=True, samesite="Lax"
     )
 
 
-def _clear_cookie(resp: Response, name: str) -> None:
+def _clear_cookie(resp: BaseResponse, name: str) -> None:
     resp.delete_cookie(name, path=COOKIE_PATH, secure=platform().settings.cookie_secure, httponly=True, samesite="Lax")
 
 
-def _signed_in_response(signed: SignedIn) -> Response:
+def _signed_in_response(signed: SignedIn) -> BaseResponse:
     target = "/me/set-password" if signed.session.needs_password else "/me"
     resp = redirect(target, code=303)
     _set_cookie(resp, SESSION_COOKIE, signed.token)
@@ -169,14 +171,14 @@ def _sign_in_page(*, error: str | None = None, status: int = 200, holder_id: str
 
 
 @bp.get("/sign-in")
-def sign_in() -> Response:
+def sign_in() -> BaseResponse:
     if g.holder_session is not None and not g.holder_session.needs_password:
         return redirect("/me", code=303)
     return _sign_in_page()
 
 
 @bp.post("/sign-in")
-def sign_in_submit() -> Response:
+def sign_in_submit() -> BaseResponse:
     method = signin_method()
     if not isinstance(method, ClaimCodeSignIn):
         raise NotFound("该登录方式未启用")
@@ -201,7 +203,7 @@ def _callback_url() -> str:
 
 
 @bp.get("/sign-in/oidc")
-def oidc_start() -> Response:
+def oidc_start() -> BaseResponse:
     url, flow = _oidc().start(_callback_url())
     resp = redirect(url, code=303)
     _set_cookie(resp, FLOW_COOKIE, flow.to_cookie(), max_age=600)
@@ -209,16 +211,16 @@ def oidc_start() -> Response:
 
 
 @bp.get("/sign-in/oidc/callback")
-def oidc_callback() -> Response:
+def oidc_callback() -> BaseResponse:
     method = _oidc()
     flow = OidcFlow.from_cookie(request.cookies.get(FLOW_COOKIE))
     params = {k: request.args.get(k, "") for k in ("code", "state", "error")}
     try:
         signed = method.finish(flow, params, redirect_uri=_callback_url(), client=client())
     except (Unauthenticated, RateLimited, Unavailable) as exc:
-        resp = _sign_in_page(error=_chinese(exc), status=exc.http_status)
-        _clear_cookie(resp, FLOW_COOKIE)
-        return resp
+        page = _sign_in_page(error=_chinese(exc), status=exc.http_status)
+        _clear_cookie(page, FLOW_COOKIE)
+        return page
     resp = _signed_in_response(signed)
     _clear_cookie(resp, FLOW_COOKIE)
     return resp
@@ -246,7 +248,7 @@ def set_password() -> Any:
 
 @bp.post("/sign-out")
 @holder_page
-def sign_out() -> Response:
+def sign_out() -> BaseResponse:
     holders.sign_out(session(), client=client())
     resp = redirect("/me/sign-in", code=303)
     _clear_cookie(resp, SESSION_COOKIE)
@@ -303,7 +305,7 @@ def _share_form(lic: holders.HolderLicence, *, values: dict[str, str], errors: d
         values=values,
         errors=errors,
         max_hours=shares.MAX_HOURS,
-        max_purpose=shares.MAX_PURPOSE,
+        max_purpose=MAX_PURPOSE,
     )
     return page, status
 
@@ -347,6 +349,6 @@ def share(identifier: str) -> tuple[str, int]:
 
 @bp.post("/grants/<grant_id>/revoke")
 @holder_page
-def revoke_grant(grant_id: str) -> Response:
+def revoke_grant(grant_id: str) -> BaseResponse:
     grant = shares.revoke_grant(holder=session().holder, grant_id=grant_id)
     return redirect(f"/me/licences/{grant.licence}#grants", code=303)

@@ -17,7 +17,7 @@ from ..errors import InvalidInput
 from ..services import matters
 from ..services.shares import MAX_CODE_TEXT
 from ..services.tokens import Principal
-from .bodies import json_object
+from .bodies import read_body
 from .openapi import API, errors, json_response, nullable, obj, operation, problem, ref
 from .openapi import json_body as body_of
 from .public import client, reject_unknown_args, require_token
@@ -47,11 +47,8 @@ def matter_materials_by_body(code: str) -> Response:
     """The same check with the applicant and the share codes in a JSON body, out of the URL: an ID
     number and share codes (bearer secrets) in a query string end up in proxies' and browsers' logs."""
     principal = require_token("redeem")  # before the body: a token that may not redeem learns nothing more
-    body = json_object({"holder": str, "grants": list}, ("holder",))
-    grants = body.get("grants", [])
-    if not all(isinstance(g, str) for g in grants):
-        raise InvalidInput.single("grants", "must be a list of share codes (strings)")
-    return _materials(principal, code, body["holder"], grants)
+    body = read_body(checked_by_service=("holder",))  # the service trims and upper-cases the number
+    return _materials(principal, code, body["holder"], body.get("grants", []))
 
 
 def _materials(principal: Principal, code: str, holder: str | None, grants: list[str]) -> Response:
@@ -59,7 +56,6 @@ def _materials(principal: Principal, code: str, holder: str | None, grants: list
     resp = jsonify(report)
     resp.headers["Cache-Control"] = "no-store"
     return resp
-
 
 
 def _materials_responses(*statuses: int) -> dict[str, Any]:

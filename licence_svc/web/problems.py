@@ -9,7 +9,7 @@ from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import InvalidInput, LicenceError
-from ..storage.db import is_database_error
+from ..services.connection import is_register_failure
 
 log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://licence.example.gov.cn/problems/"
@@ -42,7 +42,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def bug(exc: Exception) -> Response:
-        if is_database_error(exc):
+        if is_register_failure(exc):
             return problem(503, "unavailable", "Service unavailable", "the register is unavailable; try again later")
         request_id = uuid.uuid4().hex[:12]
         log.exception("unhandled error, request %s", request_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Set
+from typing import Any
 
 from flask import Blueprint, Response, current_app, g, render_template, request
 from cryptography.hazmat.primitives import serialization
@@ -11,6 +12,7 @@ from ..core.kinds import KINDS
 from ..errors import FieldProblem, InvalidInput
 from ..services.platform import Platform
 from ..services.tokens import Principal, authenticate
+from .openapi import API, errors, operation
 
 bp = Blueprint("public", __name__)
 
@@ -58,7 +60,25 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@bp.get("/api/v1/root-certificate")
+@bp.get(f"{API}/root-certificate")
 def root_certificate() -> Response:
     pem = platform().keys.root_cert().public_bytes(serialization.Encoding.PEM)
     return Response(pem, mimetype="application/x-pem-file")
+
+
+def openapi_paths() -> dict[str, Any]:
+    return {
+        f"{API}/root-certificate": {
+            "get": operation(
+                "getRootCertificate",
+                "trust",
+                "根证书 Root certificate",
+                "The platform root certificate (PEM): the one trust anchor verifiers need.",
+                {
+                    "200": {"description": "PEM", "content": {"application/x-pem-file": {"schema": {"type": "string", "pattern": "^-----BEGIN CERTIFICATE-----"}}}},
+                    **errors(503),
+                },
+                security=[],
+            )
+        },
+    }

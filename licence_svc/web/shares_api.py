@@ -12,7 +12,8 @@ from flask import Blueprint, Response, jsonify
 
 from ..core.verify import VERDICT_LABELS, VERDICTS
 from ..services import shares
-from .bodies import json_object
+from ..services.usage import MAX_PURPOSE
+from .bodies import read_body
 from .openapi import API, CREDIT_CODE_PATTERN, DATE_TIME, PDF_RESPONSE, errors, json_response, licence_props, nullable, obj, operation, ref
 from .openapi import json_body as body_of
 from .public import client, platform, principal, require_token
@@ -27,7 +28,7 @@ def _authenticate() -> None:
 
 @bp.post("/shares/redeem")
 def redeem() -> Response:
-    body = json_object({"code": str}, ("code",))
+    body = read_body()
     return jsonify(shares.redeem(platform(), principal(), body["code"], client=client()))
 
 
@@ -66,7 +67,7 @@ def openapi_schemas() -> dict[str, Any]:
                 "kind_label": {"type": "string"},
                 "recipient": {"type": ["string", "null"], "pattern": CREDIT_CODE_PATTERN, "description": "the department the holder named; null: any service window"},
                 "recipient_name": {"type": ["string", "null"]},
-                "purpose": {"type": "string", "minLength": 1, "maxLength": shares.MAX_PURPOSE, "description": "申请事由, as the holder wrote it"},
+                "purpose": {"type": "string", "minLength": 1, "maxLength": MAX_PURPOSE, "description": "申请事由, as the holder wrote it"},
                 "scope": {"type": "string", "enum": list(shares.SCOPES), "description": "; ".join(f"{k}: {v}" for k, v in shares.SCOPE_LABELS.items())},
                 "scope_label": {"type": "string", "enum": list(shares.SCOPE_LABELS.values())},
                 "created_at": DATE_TIME,

@@ -328,6 +328,71 @@ def test_invalid_data(client: Any, contract: Contract, tokens: dict[str, str]) -
     assert problem["status"] == 413
 
 
+# ---- request bodies: the schema an operation declares is the one applied ----------------------
+
+
+def _json_body_operations(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (path, method.upper())
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+        if "application/json" in op.get("requestBody", {}).get("content", {})
+    ]
+
+
+def test_every_json_body_is_checked_against_its_declared_schema(app: Any, contract: Contract) -> None:
+    """Each operation with a JSON body has a validator built from the served document, and it
+    refuses what that schema refuses: a field the schema does not have, a body that is no object."""
+    from licence_svc.errors import FieldProblem
+    from licence_svc.web.bodies import SCHEMAS
+
+    schemas = app.extensions[SCHEMAS]
+    operations = _json_body_operations(contract.doc)
+    assert len(operations) == 10
+    routes = {re.sub(r"<(?:[a-z_]+:)?([a-z_]+)>", r"{\1}", r.rule): r.rule for r in app.url_map.iter_rules()}
+    for path, method in operations:
+        rule = routes[path]
+        assert FieldProblem("zz_unknown", "unknown field") in schemas.problems(rule, method, {"zz_unknown": 1}), path
+        assert schemas.problems(rule, method, []) == [FieldProblem("body", "must be a JSON object")], path
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "problems"),
+    [
+        ("/licences", {"kind": 7, "data": {}}, [("kind", "must be one of id_card, household_register, degree_certificate, driving_licence, business_licence")]),
+        ("/licences", {"data": {}}, [("kind", "missing")]),
+        ("/licences", {"kind": "id_card", "data": [], "x": 1}, [("x", "unknown field"), ("data", "must be a JSON object")]),
+        ("/licences/search", {"limit": True, "status": "lost"}, [("status", "must be one of valid, suspended, revoked, superseded"), ("limit", "must be an integer")]),
+        ("/licences/search", {"limit": 1000}, [("limit", "must be at most 100")]),
+        ("/licences/{identifier}/revoke", {"reason": "", "category": "x"}, [("reason", "must not be empty"), ("category", "must be one of revoked, cancelled, lost, damaged, error, other")]),
+        ("/verify", {"qr": "x" * 4097}, [("qr", "longer than 4096 characters")]),
+        ("/matters/{code}/materials", {"holder": 1, "grants": ["a", 7]}, [("holder", "must be a string"), ("grants", "item 2: must be a string")]),
+        ("/checks", {"kind": "id_card", "holder": "110101199003071233", "claims": {"colour": "red", "name": 5}, "purpose": "x"},
+         [("claims.colour", "unknown field"), ("claims.name", "must be a string, a JSON array or null")]),
+    ],
+)
+def test_structure_problems_name_the_field_and_say_why(app: Any, path: str, body: Any, problems: list[tuple[str, str]]) -> None:
+    """jsonschema's errors said as {field, reason}: a dotted field, an item of a list of values by
+    its list and number, the alternative a LicenceRequest's ``kind`` picks, every problem at once."""
+    from licence_svc.web.bodies import SCHEMAS
+
+    rule = re.sub(r"\{([a-z_]+)\}", r"<\1>", API + path)
+    found = app.extensions[SCHEMAS].problems(rule, "POST", body)
+    assert [(p.field, p.reason) for p in found] == problems
+
+
+def test_licence_data_is_left_to_the_kind_s_own_validation(client: Any, contract: Contract, tokens: dict[str, str]) -> None:
+    """A kind's data is checked by core.kinds, which accepts input forms the stored form in the
+    schema does not (汉族 for 汉) and names every problem at once, check digits included."""
+    path = f"{API}/licences"
+    auth = bearer(tokens["id_card"])
+    issued = contract.check(client.post(path, json={"kind": "id_card", "data": {**sample_data("id_card"), "ethnicity": "汉族"}}, headers=auth), "POST", path)
+    assert issued["kind"] == "id_card"
+    data = {**sample_data("id_card"), "id_number": "110101199003071234", "nickname": "小明"}
+    problem = contract.check(client.post(path, json={"kind": "id_card", "data": data}, headers=auth), "POST", path)
+    assert {(e["field"], e["reason"]) for e in problem["errors"]} >= {("data.id_number", "check digit mismatch"), ("data.nickname", "unknown field")}
+
+
 def test_every_documented_error_status_was_seen(contract: Contract) -> None:
     """Runs last in this module: the statuses above exercise the documented ones that can be provoked."""
     statuses = {s for _m, _p, s in contract.seen}
@@ -348,3 +413,4 @@ def test_list_queries_the_database_cannot_hold_are_answered(client: Any, contrac
     the answer must be a documented one (200 or 422), never a 500."""
     resp = client.get(f"{API}/licences", query_string=query, headers=bearer(tokens["id_card"]))
     contract.check(resp, "GET", f"{API}/licences")
+

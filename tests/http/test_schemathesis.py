@@ -57,7 +57,7 @@ def api_schema(app: Any, fuzz_env: dict[str, Any]) -> Any:
 
 def _operations() -> list[tuple[str, str, GenerationMode]]:
     """(method, path, mode) of every documented operation; negative mode only where there is input."""
-    from licence_svc.web.openapi import document
+    from licence_svc.web.api_document import document
 
     return [
         (method.upper(), path, mode)
