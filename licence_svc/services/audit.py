@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,7 @@ from ..core.audit import ChainBreak, verify_chain
 from ..core.signeddoc import open_document, sign_document
 from ..errors import LicenceError
 from ..storage import audit as trail
+from ..storage.db import transaction
 from .platform import Platform, utcnow
 
 log = logging.getLogger(__name__)
@@ -20,13 +22,15 @@ CHECKPOINT_EVERY = 100  # events between signed checkpoints of the chain head
 
 
 def event(action: str, *, actor: str, outcome: str, licence: str | None = None, client: str | None = None, detail: str | None = None, now: datetime | None = None) -> dict[str, Any]:
-    """The keyword arguments of one audit event, for a storage call that records it in its own transaction."""
+    """The keyword arguments of one audit event (storage.audit.append)."""
     return {"at": now or utcnow(), "actor": actor, "action": action, "outcome": outcome, "licence": licence, "client": client, "detail": detail}
 
 
-def record(action: str, **kwargs: Any) -> None:
-    """Record an event on its own (a download, a verification, a refused request)."""
-    trail.append(**event(action, **kwargs))
+def record(action: str, *, actor: str, outcome: str, licence: str | None = None, client: str | None = None, detail: str | None = None, now: datetime | None = None) -> None:
+    """Record one event: inside a use case's transaction it joins it (both or neither exist);
+    on its own (a download, a verification, a refused request) in a transaction of its own."""
+    with transaction():
+        trail.append(**event(action, actor=actor, outcome=outcome, licence=licence, client=client, detail=detail, now=now))
 
 
 def maybe_checkpoint(platform: Platform) -> None:
@@ -41,9 +45,8 @@ def checkpoint(platform: Platform) -> tuple[int, str]:
     root = platform.root_credentials()
     at = utcnow().isoformat()
     envelope = sign_document({"type": "AuditCheckpoint", "seq": seq, "hash": head_hash, "at": at}, root.key, root.cert)  # type: ignore[arg-type]
-    import json
-
-    trail.save_checkpoint(seq, head_hash, at, json.dumps(envelope))
+    with transaction():
+        trail.save_checkpoint(seq, head_hash, at, json.dumps(envelope))
     return seq, head_hash
 
 
@@ -61,8 +64,6 @@ class TrailReport:
 
 def verify_trail(platform: Platform) -> TrailReport:
     """Walk the whole chain, then check every signed checkpoint against it."""
-    import json
-
     events = list(trail.iter_events())
     count, broken = verify_chain(events)
     head_seq, head_hash = trail.head()

@@ -12,7 +12,9 @@ from typing import Any
 
 from ..core.kinds import KINDS
 from ..errors import InvalidInput, NotFound
-from ..storage.batches import add_batch, find_batch, update_batch
+from ..storage import db
+from ..storage.batches import BatchRecord, add_batch, find_batch, update_batch
+from ..storage.db import transaction
 from . import bulk
 from .platform import Platform, utcnow
 from .tokens import Principal
@@ -43,7 +45,7 @@ def start_batch(platform: Platform, principal: Principal, *, kind: str, body: by
     input_path = folder / f"{batch_id}.jsonl"
     input_path.write_bytes(body)
     now = utcnow()
-    add_batch(
+    batch = BatchRecord(
         batch_id=batch_id,
         department=principal.department,
         kind=kind,
@@ -54,25 +56,31 @@ def start_batch(platform: Platform, principal: Principal, *, kind: str, body: by
         created_at=now,
         updated_at=now,
     )
+    with transaction():
+        add_batch(batch)
     thread = threading.Thread(target=_run, args=(batch_id, principal, workers), name=f"batch-{batch_id}", daemon=True)
     thread.start()
     return batch_id
 
 
-def _run(batch_id: str, principal: Principal, workers: int | None) -> None:
-    from ..storage import db
+def _update(batch_id: str, **fields: Any) -> None:
+    """One step of a batch's progress, in a transaction of its own (the issues run in between)."""
+    with transaction():
+        update_batch(batch_id, updated_at=utcnow(), **fields)
 
+
+def _run(batch_id: str, principal: Principal, workers: int | None) -> None:
     db.connect()
     try:
         row = find_batch(batch_id)
         assert row is not None
-        update_batch(batch_id, status="running", updated_at=utcnow())
+        _update(batch_id, status="running")
         last = [0.0]
 
         def progress(s: bulk.Summary) -> None:
             if s.seconds - last[0] >= 1.0:
                 last[0] = s.seconds
-                update_batch(batch_id, issued=s.issued, skipped=s.skipped, rejected=s.rejected, updated_at=utcnow())
+                _update(batch_id, issued=s.issued, skipped=s.skipped, rejected=s.rejected)
 
         summary = bulk.run_import(
             Path(row.input_path),
@@ -83,10 +91,10 @@ def _run(batch_id: str, principal: Principal, workers: int | None) -> None:
             errors_path=Path(row.errors_path),
             on_progress=progress,
         )
-        update_batch(batch_id, status="done", issued=summary.issued, skipped=summary.skipped, rejected=summary.rejected, updated_at=utcnow())
+        _update(batch_id, status="done", issued=summary.issued, skipped=summary.skipped, rejected=summary.rejected)
     except Exception as exc:  # noqa: BLE001 - a background job reports failure on its record
         log.exception("batch %s failed", batch_id)
-        update_batch(batch_id, status="failed", message=f"{type(exc).__name__}: {exc}"[:300], updated_at=utcnow())
+        _update(batch_id, status="failed", message=f"{type(exc).__name__}: {exc}"[:300])
     finally:
         db.close()
 
@@ -114,6 +122,6 @@ def batch_report(principal: Principal, batch_id: str) -> dict[str, Any]:
         "done": row.issued + row.skipped + row.rejected,
         "message": row.message,
         "errors": errors,
-        "created_at": row.created_at.isoformat() if hasattr(row.created_at, "isoformat") else str(row.created_at),
-        "updated_at": row.updated_at.isoformat() if hasattr(row.updated_at, "isoformat") else str(row.updated_at),
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
     }

@@ -27,11 +27,12 @@ from ..core.dates import CHINA
 from ..core.kinds import KINDS, get_kind
 from ..core.masking import mask_number
 from ..core.signeddoc import sign_document
-from ..errors import FieldProblem, InvalidInput, NotAuthorised, NotFound, RateLimited
+from ..errors import FieldProblem, InvalidInput, LicenceError, NotAuthorised, NotFound, RateLimited
 from ..storage import checks as store
 from ..storage import holders as holder_store
-from ..storage.licences import find_licence
-from ..storage.models import Licence
+from ..storage.db import transaction
+from ..storage.departments import department_exists
+from ..storage.licences import LicenceRecord, find_licence
 from . import audit, shares, usage
 from .platform import Platform, utcnow
 from .tokens import Principal
@@ -113,7 +114,7 @@ def _parse(kind: object, holder: object, claims: object, purpose: object, on: ob
     return _Request(spec.name, holder_id, wanted, text, day)
 
 
-def _current(row: Licence | None) -> Licence | None:
+def _current(row: LicenceRecord | None) -> LicenceRecord | None:
     """Follow superseded_by to the version in force: a grant for a licence covers its later versions."""
     seen: set[str] = set()
     while row is not None and row.superseded_by and row.identifier not in seen:
@@ -122,7 +123,7 @@ def _current(row: Licence | None) -> Licence | None:
     return row
 
 
-def _holders_licence(kind: str, holder: str) -> Licence | None:
+def _holders_licence(kind: str, holder: str) -> LicenceRecord | None:
     """The holder's licence of ``kind`` in force: not superseded; a valid one before a suspended or
     revoked one, then the newest."""
     current = [r for r in holder_store.licences_of(holder) if r.kind == kind and r.status != "superseded" and not r.superseded_by]
@@ -130,11 +131,13 @@ def _holders_licence(kind: str, holder: str) -> Licence | None:
     return (valid or current)[0] if current else None
 
 
-def _authorise_by_grant(code: object, principal: Principal, req: _Request, *, client: str | None, now: datetime) -> tuple[Licence, str]:
-    """The licence the holder's grant covers (its current version) and the grant id.
-
-    Unknown or forged code → NotFound, expired or revoked → Gone, another department's →
-    NotAuthorised (all from the shares service); a grant for another holder or kind → NotAuthorised.
+def _authorise_by_grant(
+    code: object, principal: Principal, req: _Request, *, client: str | None, now: datetime
+) -> tuple[LicenceRecord, str] | LicenceError:
+    """The licence the holder's grant covers (its current version) and the grant id, or the
+    refusal (recorded in the caller's transaction, for it to raise after committing): unknown or
+    forged code → NotFound, expired or revoked → Gone, another department's → NotAuthorised (all
+    from the shares service); a grant for another holder or kind → NotAuthorised.
     """
     if not isinstance(code, str):
         raise InvalidInput.single("grant", "must be a string: the holder's share code or the text of its QR")
@@ -142,11 +145,13 @@ def _authorise_by_grant(code: object, principal: Principal, req: _Request, *, cl
         parsed = shares.parse_share_code(code)
     except InvalidInput as exc:
         raise InvalidInput([FieldProblem("grant", p.reason) for p in exc.problems]) from exc
-    grant = shares.find_active_grant(parsed, principal, client=client, now=now)
+    grant = shares.present(parsed, principal, client=client, now=now)
+    if isinstance(grant, LicenceError):
+        return grant
     row = _current(find_licence(grant.licence))
     if row is None or row.kind != req.kind or not grant.allows("verify") or not holder_store.is_holder(row.identifier, req.holder):
         audit.record("check", actor=principal.actor, outcome="forbidden", client=client, detail=f"grant {grant.grant_id} does not cover this holder's {req.kind}", now=now)
-        raise NotAuthorised(GRANT_MISMATCH)
+        return NotAuthorised(GRANT_MISMATCH)
     return row, grant.grant_id
 
 
@@ -173,23 +178,38 @@ def check(
     principal.require_scope("check", client=client)
     now = now or utcnow()
     req = _parse(kind, holder, claims, purpose, on)
+    with transaction():  # one use case; a refusal is committed with its records, then raised
+        answer = _check(platform, principal, req, grant, client=client, now=now)
+    if isinstance(answer, LicenceError):
+        raise answer
+    audit.maybe_checkpoint(platform)
+    return answer
+
+
+def _check(
+    platform: Platform, principal: Principal, req: _Request, grant: object, *, client: str | None, now: datetime
+) -> dict[str, Any] | LicenceError:
+    """The signed answer, recorded, or the refusal, recorded: in the caller's transaction."""
     day = req.on or now.astimezone(CHINA).date()
     dept = principal.department
 
     limit = platform.settings.check_rate_per_minute
     if usage.count_recent(dept, "check", now - RATE_WINDOW) >= limit:
         audit.record("check", actor=principal.actor, outcome="rate-limited", client=client, detail=f"more than {limit} checks a minute", now=now)
-        raise RateLimited(f"at most {limit} checks a minute per department; try again shortly")
+        return RateLimited(f"at most {limit} checks a minute per department; try again shortly")
 
-    row: Licence | None
+    row: LicenceRecord | None
     grant_id: str | None = None
     if grant is not None:
-        row, grant_id = _authorise_by_grant(grant, principal, req, client=client, now=now)
+        authorised = _authorise_by_grant(grant, principal, req, client=client, now=now)
+        if isinstance(authorised, LicenceError):
+            return authorised
+        row, grant_id = authorised
     elif store.has_scope(dept, req.kind):
         row = _holders_licence(req.kind, req.holder)
     else:
         audit.record("check", actor=principal.actor, outcome="forbidden", client=client, detail=f"kind {req.kind}: no grant and no check scope", now=now)
-        raise NotAuthorised(REFUSED)
+        return NotAuthorised(REFUSED)
 
     if row is None:
         exists, valid, fields = False, False, fieldcheck.no_match(req.kind, req.claims)
@@ -232,7 +252,6 @@ def check(
             )
         ],
     )
-    audit.maybe_checkpoint(platform)
     return answer
 
 
@@ -241,7 +260,7 @@ def check(
 
 def _department(code: str) -> str:
     code = code.strip().upper()
-    if not store.department_exists(code):
+    if not department_exists(code):
         raise InvalidInput.single("department", f"no department with code {code}")
     return code
 
@@ -251,8 +270,9 @@ def grant_check_scope(department: str, kind: str, *, actor: str = "cli") -> bool
     the holder). False when it already could. Raises InvalidInput (department, kind)."""
     code = _department(department)
     spec = get_kind(kind.strip())
-    added = store.add_scope(code, spec.name, utcnow())
-    audit.record("check_scope_grant", actor=actor, outcome="ok" if added else "unchanged", detail=f"{code} {spec.name}")
+    with transaction():
+        added = store.add_scope(code, spec.name, utcnow())
+        audit.record("check_scope_grant", actor=actor, outcome="ok" if added else "unchanged", detail=f"{code} {spec.name}")
     return added
 
 
@@ -260,9 +280,10 @@ def revoke_check_scope(department: str, kind: str, *, actor: str = "cli") -> Non
     """Raises NotFound when the department had no such scope."""
     code = department.strip().upper()
     name = kind.strip()
-    if not store.remove_scope(code, name):
-        raise NotFound(f"department {code} has no check scope for {name}")
-    audit.record("check_scope_revoke", actor=actor, outcome="ok", detail=f"{code} {name}")
+    with transaction():
+        if not store.remove_scope(code, name):
+            raise NotFound(f"department {code} has no check scope for {name}")
+        audit.record("check_scope_revoke", actor=actor, outcome="ok", detail=f"{code} {name}")
 
 
 def list_check_scopes(department: str | None = None) -> list[dict[str, Any]]:

@@ -12,6 +12,8 @@ import secrets
 from datetime import datetime, timedelta
 
 from ..storage import holders as store
+from ..storage.db import transaction
+from ..storage.holders import ClaimCodeRecord
 from ..storage.licences import get_licence
 from .platform import utcnow
 from .records import owned
@@ -19,7 +21,7 @@ from .tokens import Principal
 
 CLAIM_CODE_VALIDITY = timedelta(days=180)
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
-_READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
+READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})  # what a reader takes for a printed 0 or 1
 
 
 def new_code() -> str:
@@ -30,21 +32,18 @@ def new_code() -> str:
 
 def normalise(code: str) -> str:
     """What the holder typed, as it was printed: case, spaces, dashes and O/0, I/L/1 confusions forgiven."""
-    return "".join(c for c in code.upper() if c.isalnum()).translate(_READ_AS)
+    return "".join(c for c in code.upper() if c.isalnum()).translate(READ_AS)
 
 
 def code_hash(code: str) -> str:
     return hashlib.sha256(("claim:" + normalise(code)).encode("ascii", "replace")).hexdigest()
 
 
-def fresh_codes(identifier: str, holders: list[str], now: datetime) -> tuple[list[tuple[str, str]], list[dict[str, object]]]:
-    """(holder, code) pairs to hand out, and the rows to store (in the issuing transaction)."""
+def fresh_codes(identifier: str, holders: list[str], now: datetime) -> tuple[list[tuple[str, str]], list[ClaimCodeRecord]]:
+    """(holder, code) pairs to hand out, and the records to store (in the issuing transaction)."""
     pairs = [(h, new_code()) for h in holders]
-    rows = [
-        {"code_hash": code_hash(code), "licence": identifier, "holder": h, "created_at": now, "expires_at": now + CLAIM_CODE_VALIDITY}
-        for h, code in pairs
-    ]
-    return pairs, rows
+    records = [ClaimCodeRecord(code_hash(code), identifier, h, created_at=now, expires_at=now + CLAIM_CODE_VALIDITY) for h, code in pairs]
+    return pairs, records
 
 
 def remint(
@@ -56,11 +55,12 @@ def remint(
     (NotAuthorised, audited); NotFound for an unknown licence.
     """
     if principal is not None:
-        owned(principal, identifier, client)
-    known = store.holders_of(identifier)
-    if not known:
-        get_licence(identifier)  # NotFound names an unknown licence
-    wanted = [h for h in (holders or known) if h in known]
-    pairs, rows = fresh_codes(identifier, wanted, utcnow())
-    store.replace_claim_codes(identifier, wanted, rows)
+        owned(principal, identifier, client)  # before the transaction: a refusal's audit event stays
+    with transaction():
+        known = store.holders_of(identifier)
+        if not known:
+            get_licence(identifier)  # NotFound names an unknown licence
+        wanted = [h for h in (holders or known) if h in known]
+        pairs, records = fresh_codes(identifier, wanted, utcnow())
+        store.replace_claim_codes(identifier, wanted, records)
     return pairs

@@ -18,15 +18,15 @@ from ..core.kinds import get_kind
 from ..core.pdfsign import sign_licence_pdf
 from ..core.render import RenderRequest, render_pdf
 from ..errors import ConfigurationError
-from ..storage.licences import get_licence
-from ..storage.models import Department, Licence
+from ..storage.departments import DepartmentRecord, find_department
+from ..storage.licences import LicenceRecord, get_licence
 from .issuing import ATTACHMENT_FORMAT
 from .platform import Platform, as_utc, utcnow
 
 
-def platform_department() -> Department:
+def platform_department() -> DepartmentRecord:
     """The pseudo-department whose key signs copies; ``init`` creates it."""
-    dept = Department.get_or_none(Department.code == annotate.PLATFORM_CODE)
+    dept = find_department(annotate.PLATFORM_CODE)
     if dept is None:
         raise ConfigurationError("the platform's copy-signing identity is missing: run `python cli.py init`")
     return dept
@@ -43,7 +43,7 @@ def annotated_copy(
     purpose: str,
     expires_at: datetime,
     now: datetime | None = None,
-    row: Licence | None = None,
+    row: LicenceRecord | None = None,
 ) -> bytes:
     """The annotated copy of ``licence`` for one redemption of a grant, signed by the platform.
 
@@ -55,7 +55,9 @@ def annotated_copy(
     """
     if row is None or row.identifier != licence:
         row = get_licence(licence)
-    issuer = Department.get_by_id(row.issuer_id)
+    issuer = find_department(row.issuer)
+    if issuer is None:  # the register's foreign key makes this a broken register, not a user error
+        raise ConfigurationError(f"licence {row.identifier} names an unknown issuer {row.issuer}")
     spec = get_kind(row.kind)
     section = annotate.CopySection(
         grant=grant_id,

@@ -19,22 +19,21 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..core.kinds import KINDS
 from ..core.masking import mask_name, mask_number
 from ..core.verify import VERDICT_LABELS
-from ..errors import FieldProblem, InvalidInput, NotAuthorised, NotFound, RateLimited, Unauthenticated
+from ..errors import FieldProblem, InvalidInput, LicenceError, NotAuthorised, NotFound, RateLimited, Unauthenticated
 from ..storage import accounts as store
+from ..storage import departments
 from ..storage import holders as index
-from ..storage.licences import find_licence
-from ..storage.models import Licence
+from ..storage.db import transaction
+from ..storage.licences import LicenceRecord, find_licence
 from . import audit, throttle, usage
 from .claim_codes import code_hash, normalise
+from .grants import Grant, grants_of
 from .platform import Platform, as_utc, utcnow
-
-if TYPE_CHECKING:
-    from .shares import Grant
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +162,7 @@ class SignedIn:
 
 
 def _open(holder: str, method: str, now: datetime) -> SignedIn:
+    """A new session row; in the caller's transaction (the sign-in or password change it ends)."""
     token = secrets.token_urlsafe(32)
     csrf = new_csrf_token()
     expires = now + SESSION_IDLE
@@ -184,14 +184,16 @@ def open_session(token: str | None, *, now: datetime | None = None) -> HolderSes
         return None
     fresh = min(as_utc(row.created_at) + SESSION_MAX, now + SESSION_IDLE)
     if fresh - expires >= _EXTEND_AFTER:
-        store.extend_session(row.token_hash, fresh)
+        with transaction():
+            store.extend_session(row.token_hash, fresh)
         expires = fresh
     return HolderSession(row.holder, row.csrf, row.method, row.token_hash, expires)
 
 
 def sign_out(session: HolderSession, *, client: str | None = None) -> None:
-    store.revoke_session(session.token_hash, utcnow())
-    audit.record("holder_sign_out", actor=actor_of(session.holder), outcome="ok", client=client)
+    with transaction():
+        store.revoke_session(session.token_hash, utcnow())
+        audit.record("holder_sign_out", actor=actor_of(session.holder), outcome="ok", client=client)
 
 
 # --- sign-in ---------------------------------------------------------------------------------
@@ -213,7 +215,8 @@ def _client_key(client: str) -> str:
 
 def check_rate(holder: str, *, client: str, now: datetime | None = None) -> None:
     """Refuse a sign-in attempt after MAX_FAILURES failures in FAILURE_WINDOW from this address
-    or against this account (guessing a password from many addresses stops too)."""
+    or against this account (guessing a password from many addresses stops too). The refusal is
+    audited in its own transaction, committed before RateLimited is raised."""
     now = now or utcnow()
     keys = [_client_key(client), _account_key(holder)] if holder else [_client_key(client)]
     if any(throttle.throttled(key, window=FAILURE_WINDOW, limit=MAX_FAILURES, now=now) for key in keys):
@@ -222,26 +225,31 @@ def check_rate(holder: str, *, client: str, now: datetime | None = None) -> None
 
 
 def sign_in_failed(holder: str, *, client: str, method: str, reason: str, now: datetime | None = None) -> Unauthenticated:
-    """Count and audit a failed sign-in; the error to raise (the same message whatever went wrong)."""
+    """Count and audit a failed sign-in (one transaction, joining the caller's); the error to raise
+    once it is committed (the same message whatever went wrong)."""
     now = now or utcnow()
-    throttle.count_failure(_client_key(client), now)
-    if holder:
-        throttle.count_failure(_account_key(holder), now)
-    audit.record(
-        "holder_sign_in", actor=actor_of(holder) if holder else "holder:unknown", outcome="failed", client=client, detail=f"{method}: {reason}"
-    )
+    with transaction():
+        throttle.count_failure(_client_key(client), now)
+        if holder:
+            throttle.count_failure(_account_key(holder), now)
+        audit.record(
+            "holder_sign_in", actor=actor_of(holder) if holder else "holder:unknown", outcome="failed", client=client, detail=f"{method}: {reason}"
+        )
     return Unauthenticated(SIGN_IN_FAILED)
 
 
 def signed_in(holder: str, method: str, *, client: str, now: datetime | None = None) -> SignedIn:
-    """Open a session for a holder whose identity a sign-in method has established."""
+    """Open a session for a holder whose identity a sign-in method has established: the account,
+    the cleared failure count, the audit event and the session in one transaction (joining the
+    caller's)."""
     if method not in METHODS:
         raise ValueError(f"unknown sign-in method {method}")
     now = now or utcnow()
-    store.ensure_account(holder, now)
-    throttle.clear(_account_key(holder))
-    audit.record("holder_sign_in", actor=actor_of(holder), outcome="ok", client=client, detail=f"method {method}")
-    return _open(holder, method, now)
+    with transaction():
+        store.ensure_account(holder, now)
+        throttle.clear(_account_key(holder))
+        audit.record("holder_sign_in", actor=actor_of(holder), outcome="ok", client=client, detail=f"method {method}")
+        return _open(holder, method, now)
 
 
 def sign_in_with_secret(holder_id: str, secret: str, *, client: str) -> SignedIn:
@@ -256,14 +264,22 @@ def sign_in_with_secret(holder_id: str, secret: str, *, client: str) -> SignedIn
     check_rate(holder, client=client, now=now)
     secret = (secret or "")[:MAX_PASSWORD]
     account = store.get_account(holder) if holder else None
+    password_ok = False
     if account is not None and account.password_hash:
-        if verify_password(secret, account.password_hash):
-            return signed_in(holder, "password", client=client, now=now)
+        password_ok = verify_password(secret, account.password_hash)  # memory-hard: before the transaction
     else:
         _burn_a_hash(secret)
-    if holder and len(normalise(secret)) == 12 and index.use_claim_code(code_hash(secret), holder, now):
-        return signed_in(holder, "claim_code", client=client, now=now)
-    raise sign_in_failed(holder, client=client, method="claim_code", reason="wrong id number, password or claim code", now=now)
+    outcome: SignedIn | LicenceError
+    with transaction():
+        if password_ok:
+            outcome = signed_in(holder, "password", client=client, now=now)
+        elif holder and len(normalise(secret)) == 12 and index.use_claim_code(code_hash(secret), holder, now):
+            outcome = signed_in(holder, "claim_code", client=client, now=now)  # the code is spent only with the session made
+        else:
+            outcome = sign_in_failed(holder, client=client, method="claim_code", reason="wrong id number, password or claim code", now=now)
+    if isinstance(outcome, LicenceError):
+        raise outcome  # after the failure was counted and audited
+    return outcome
 
 
 def set_password(session: HolderSession, password: str, confirm: str, *, client: str | None = None) -> SignedIn:
@@ -277,10 +293,12 @@ def set_password(session: HolderSession, password: str, confirm: str, *, client:
     problems = password_problems(password, confirm, session.holder)
     if problems:
         raise InvalidInput(problems)
+    password_hash = hash_password(password)  # memory-hard: before the transaction
     now = utcnow()
-    fresh = _open(session.holder, "password", now)
-    store.set_password_hash(session.holder, hash_password(password), now, keep_session=fresh.session.token_hash)
-    audit.record("holder_set_password", actor=actor_of(session.holder), outcome="ok", client=client)
+    with transaction():
+        fresh = _open(session.holder, "password", now)
+        store.set_password_hash(session.holder, password_hash, now, keep_session=fresh.session.token_hash)
+        audit.record("holder_set_password", actor=actor_of(session.holder), outcome="ok", client=client)
     return fresh
 
 
@@ -324,7 +342,7 @@ def status_now(status: str, expires_at: datetime | None, now: datetime) -> str:
     return status
 
 
-def _view(row: Licence, now: datetime) -> HolderLicence:
+def _view(row: LicenceRecord, now: datetime, issuer_name: str | None = None) -> HolderLicence:
     spec = KINDS[row.kind]
     expires = as_utc(row.expires_at) if row.expires_at else None
     status = status_now(row.status, expires, now)
@@ -338,8 +356,8 @@ def _view(row: Licence, now: datetime) -> HolderLicence:
         status=status,
         status_label=VERDICT_LABELS.get(status, status),
         status_reason=row.status_reason,
-        issuer=row.issuer_id,
-        issuer_name=row.issuer.name,
+        issuer=row.issuer,
+        issuer_name=issuer_name or departments.department_name(row.issuer) or row.issuer,
         holder_name=mask_name(spec.holder_name(data)),
         issued_at=as_utc(row.issued_at),
         expires_at=expires,
@@ -351,14 +369,15 @@ def _view(row: Licence, now: datetime) -> HolderLicence:
 def my_licences(holder: str) -> list[HolderLicence]:
     """The newest version the holder holds of each licence, newest first."""
     now = utcnow()
-    newest: dict[str, Licence] = {}
+    newest: dict[str, LicenceRecord] = {}
     for row in index.licences_of(holder):
         if row.serial not in newest or row.version > newest[row.serial].version:
             newest[row.serial] = row
-    return [_view(row, now) for row in newest.values()]
+    names = {d.code: d.name for d in departments.departments()} if newest else {}
+    return [_view(row, now, names.get(row.issuer)) for row in newest.values()]
 
 
-def _held(holder: str, identifier: str) -> Licence:
+def _held(holder: str, identifier: str) -> LicenceRecord:
     """The licence, if ``holder`` holds it; NotFound otherwise, the same as for no such licence."""
     row = find_licence(identifier) if identifier and len(identifier) <= 100 and index.is_holder(identifier, holder) else None
     if row is None:
@@ -378,7 +397,7 @@ def _shown(field_type: str, value: Any) -> str:
     return str(value)
 
 
-def _fields(row: Licence) -> list[tuple[str, str]]:
+def _fields(row: LicenceRecord) -> list[tuple[str, str]]:
     """(label, value) rows of the licence's data for the holder's own page: no photo, other
     people's id numbers masked (a household register shows its members by name and relation)."""
     spec = KINDS[row.kind]
@@ -408,11 +427,9 @@ class LicencePage:
 def licence_page(holder: str, identifier: str) -> LicencePage:
     """The licence, its data, the holder's grants and its usage log (both over every version the
     holder holds). NotFound when ``holder`` does not hold it, the same as for no such licence."""
-    from . import shares  # shares imports this module (actor_of)
-
     row = _held(holder, identifier)
     versions = [r.identifier for r in index.licences_of(holder) if r.serial == row.serial]
-    grants = [g for g in shares.grants_of(holder) if g.licence in versions]
+    grants = [g for g in grants_of(holder) if g.licence in versions]
     grants.sort(key=lambda g: g.created_at, reverse=True)
     return LicencePage(licence=_view(row, utcnow()), fields=_fields(row), grants=grants, events=usage.events(versions))
 
@@ -422,7 +439,7 @@ def download_pdf(platform: Platform, holder: str, identifier: str, *, client: st
     row = _held(holder, identifier)
     data = platform.pdfs.get(row.pdf_key)
     now = utcnow()
-    usage.write(
+    usage.write(  # one transaction: the holder's log entry and its audit event
         [usage.event(identifier, "holder_download", purpose="持证人本人下载", now=now)],
         [audit.event("download", actor=actor_of(holder), outcome="ok", licence=identifier, client=client, detail="holder download", now=now)],
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
@@ -23,30 +23,27 @@ from ..core.payload import Claims, canonical_json, data_digest, qr_text, sign_cl
 from ..core.pdfsign import sha256_hex, sign_licence_pdf
 from ..core.render import RenderRequest, render_pdf
 from ..errors import Conflict, InvalidInput, NotAuthorised, SigningKeyRetired, Unavailable
-from ..storage.licences import free_status_index, get_licence, idempotent_result, insert_licence
-from ..storage.models import Department
+from ..storage.db import transaction
+from ..storage.departments import DepartmentRecord, departments, find_department
+from ..storage.holders import ClaimCodeRecord, add_claim_codes, add_holders
+from ..storage.licences import (
+    LicenceRecord,
+    change_status,
+    free_status_index,
+    get_licence,
+    hold_signing_key,
+    idempotent_result,
+    insert_licence,
+    store_idempotency,
+)
 from ..storage.pdfstore import pdf_key
 from . import audit
 from .claim_codes import fresh_codes, remint
 from .platform import Platform, utcnow
+from .records import Issued
 
 log = logging.getLogger(__name__)
 ATTACHMENT_FORMAT = "licence-data/1"
-
-
-@dataclass(frozen=True)
-class Issued:
-    identifier: str
-    kind: str
-    version: int
-    status: str
-    issued_at: datetime
-    qr_text: str
-    pdf: bytes
-    pdf_sha256: str
-    replayed: bool = False  # returned for a repeated Idempotency-Key, not newly minted
-    claim_codes: tuple[tuple[str, str], ...] = ()  # (holder id, one-time code) to hand to each holder
-
 
 def _replay(platform: Platform, department: str, key: str, request_hash: str, *, load_pdf: bool = True) -> Issued | None:
     """The licence an earlier request with this Idempotency-Key minted; another body → Conflict."""
@@ -69,17 +66,17 @@ def end_of_day_china(day: Any) -> int:
     return int(datetime.combine(day + timedelta(days=1), time(0), CHINA).timestamp()) - 1
 
 
-def resolve_department(kind: KindSpec, code: str | None) -> Department:
+def resolve_department(kind: KindSpec, code: str | None) -> DepartmentRecord:
     """The issuing department; refuse unknown ones and kinds they may not issue."""
     if code is None:
-        candidates = [d for d in Department.select() if kind.name in d.kind_list]
+        candidates = [d for d in departments() if kind.name in d.kinds]
         if len(candidates) != 1:
             raise InvalidInput.single("department", "required: give the issuing department's code")
         return candidates[0]
-    dept = Department.get_or_none(Department.code == code)
+    dept = find_department(code)
     if dept is None:
         raise InvalidInput.single("department", f"no department with code {code}")
-    if kind.name not in dept.kind_list:
+    if kind.name not in dept.kinds:
         raise NotAuthorised(f"department {dept.code} ({dept.name}) is not authorised to issue {kind.name} ({kind.label})")
     return dept
 
@@ -119,7 +116,7 @@ def issue(
         key_row, signer, creds = platform.signer_for(dept)
         lid = previous.next_version() if previous else new_licence_id(spec.kind_code, dept.code)
         identifier = str(lid)
-        status_index = free_status_index(dept.code)
+        status_index = _allocate_status_index(dept.code)
         claims = Claims(
             identifier=identifier,
             kind=spec.name,
@@ -161,43 +158,38 @@ def issue(
         key = pdf_key(identifier)
         sha = sha256_hex(pdf)
         holders = list(dict.fromkeys(spec.holder_ids(clean)))
-        codes, code_rows = fresh_codes(identifier, holders, now) if with_claim_codes else ([], [])
+        codes, code_records = fresh_codes(identifier, holders, now) if with_claim_codes else ([], [])
+        record = LicenceRecord(
+            identifier=identifier,
+            serial=lid.serial,
+            version=lid.version,
+            kind=spec.name,
+            issuer=dept.code,
+            kid=key_row.kid,
+            status="valid",
+            status_reason=None,
+            status_category=None,
+            status_index=status_index,
+            superseded_by=None,
+            holder=holders[0],
+            data_json=canonical_json(clean).decode("utf-8"),
+            data_digest=digest.hex(),
+            qr_text=text,
+            pdf_key=key,
+            pdf_sha256=sha,
+            issued_at=now,
+            expires_at=datetime.fromtimestamp(claims.expires_at, timezone.utc) if claims.expires_at else None,
+        )
         platform.pdfs.put(key, pdf)
         try:
-            insert_licence(
-                dict(
-                    identifier=identifier,
-                    serial=lid.serial,
-                    version=lid.version,
-                    kind=spec.name,
-                    issuer=dept.code,
-                    kid=key_row.kid,
-                    status="valid",
-                    status_index=status_index,
-                    holder=spec.holder_ids(clean)[0],
-                    data_json=canonical_json(clean).decode("utf-8"),
-                    data_digest=digest.hex(),
-                    qr_text=text,
-                    pdf_key=key,
-                    pdf_sha256=sha,
-                    issued_at=now,
-                    expires_at=datetime.fromtimestamp(claims.expires_at, timezone.utc) if claims.expires_at else None,
-                ),
-                supersedes=str(previous) if previous else None,
-                actor=actor,
-                audit=[
-                    audit.event("change" if previous else "issue", actor=actor, outcome="ok", licence=identifier, client=client, now=now),
-                    *(
-                        [audit.event("supersede", actor=actor, outcome="ok", licence=str(previous), client=client, now=now, detail=f"by {identifier}")]
-                        if previous
-                        else []
-                    ),
-                ],
-                idempotency={"department": dept.code, "key": idempotency_key, "request_hash": request_hash, "created_at": now}
-                if idempotency_key
-                else None,
+            _store(
+                record,
+                previous=str(previous) if previous else None,
                 holders=holders,
-                claim_codes=code_rows,
+                claim_codes=code_records,
+                idempotency=(idempotency_key, request_hash) if idempotency_key else None,
+                actor=actor,
+                client=client,
             )
         except SigningKeyRetired:
             platform.pdfs.delete(key)  # not inserted: sign again with the department's new key
@@ -215,3 +207,52 @@ def issue(
         audit.maybe_checkpoint(platform)
         return Issued(identifier, spec.name, lid.version, "valid", now, text, pdf, sha, claim_codes=tuple(codes))
     raise Unavailable("could not allocate a unique identifier")
+
+
+def _allocate_status_index(department: str) -> int:
+    """A free position in the department's status list, in a short transaction of its own: the
+    position is signed into the QR code, so it is drawn before the licence is rendered and
+    signed, and the register's write lock is not held through that. A concurrent issue drawing
+    the same position loses at the insert (Conflict) and draws again."""
+    with transaction():
+        return free_status_index(department)
+
+
+def _store(
+    record: LicenceRecord,
+    *,
+    previous: str | None,
+    holders: list[str],
+    claim_codes: list[ClaimCodeRecord],
+    idempotency: tuple[str, str] | None,
+    actor: str,
+    client: str | None,
+) -> None:
+    """The issue's one transaction: the licence, its holders and claim codes, the Idempotency-Key
+    (a second request with the same key then clashes here rather than minting a second licence),
+    the older version superseded (never a moment with two versions in force) and the audit events.
+
+    The signing key is held first (FOR SHARE on PostgreSQL) so a rotation waits for this licence.
+    Raises SigningKeyRetired, or Conflict (an identifier, position or key already taken, or the
+    older version no longer in force), the transaction then rolled back."""
+    with transaction():
+        hold_signing_key(record.kid)
+        insert_licence(record)
+        add_holders(record.identifier, holders)
+        add_claim_codes(claim_codes)
+        if idempotency is not None:
+            key, request_hash = idempotency
+            store_idempotency(department=record.issuer, key=key, request_hash=request_hash, licence=record.identifier, created_at=record.issued_at)
+        if previous:
+            change_status(
+                previous,
+                allowed_from=("valid", "suspended"),
+                to="superseded",
+                actor=actor,
+                reason=f"变更为第{record.version:03d}版",
+                at=record.issued_at,
+                superseded_by=record.identifier,
+            )
+        audit.record("change" if previous else "issue", actor=actor, outcome="ok", licence=record.identifier, client=client, now=record.issued_at)
+        if previous:
+            audit.record("supersede", actor=actor, outcome="ok", licence=previous, client=client, now=record.issued_at, detail=f"by {record.identifier}")

@@ -11,12 +11,12 @@ from datetime import datetime
 from ..core.identifiers import parse_licence_id
 from ..core.revocation import CATEGORIES
 from ..errors import Conflict, InvalidInput, NotAuthorised
-from ..storage.licences import change_status, get_licence
-from ..storage.models import Licence
+from ..storage.db import transaction
+from ..storage.licences import LicenceRecord, change_status, get_licence
 from . import audit
-from .issuing import Issued, issue
+from .issuing import issue
 from .platform import Platform, utcnow
-from .records import owned
+from .records import Issued, owned
 from .tokens import Principal
 
 MAX_REASON = 200
@@ -38,7 +38,7 @@ def _reason(reason: str) -> str:
     return reason
 
 
-def _target(identifier: str, principal: Principal | None, department: str | None, client: str | None) -> Licence:
+def _target(identifier: str, principal: Principal | None, department: str | None, client: str | None) -> LicenceRecord:
     """The licence to change: with a ``principal`` (an API token) one its department issued, of a
     kind the token covers (refusals audited); otherwise (the operator's CLI) any licence, or one of
     ``department``'s when given."""
@@ -46,7 +46,7 @@ def _target(identifier: str, principal: Principal | None, department: str | None
         return owned(principal, identifier, client)
     parse_licence_id(identifier)
     row = get_licence(identifier)
-    if department is not None and row.issuer_id != department:
+    if department is not None and row.issuer != department:
         raise NotAuthorised("a department may change only the licences it issued")
     return row
 
@@ -65,22 +65,18 @@ def _change(
     client: str | None,
     now: datetime | None,
     category: str | None = None,
-) -> Licence:
+) -> LicenceRecord:
+    """One status change and its audit event, in one transaction. The target is looked up (and a
+    refusal audited) before it: a refusal's audit event must outlive the refusal."""
     _target(identifier, principal, department, client)
     reason = _reason(reason)
     category = _category(category)
     allowed, to = _TRANSITIONS[action]
     now = now or utcnow()
-    return change_status(
-        identifier,
-        allowed_from=allowed,
-        to=to,
-        actor=actor,
-        reason=reason,
-        at=now,
-        audit=audit.event(action, actor=actor, outcome="ok", licence=identifier, client=client, now=now),
-        category=category,
-    )
+    with transaction():
+        changed = change_status(identifier, allowed_from=allowed, to=to, actor=actor, reason=reason, at=now, category=category)
+        audit.record(action, actor=actor, outcome="ok", licence=identifier, client=client, now=now)
+    return changed
 
 
 def revoke(
@@ -93,7 +89,7 @@ def revoke(
     principal: Principal | None = None,
     client: str | None = None,
     now: datetime | None = None,
-) -> Licence:
+) -> LicenceRecord:
     """吊销/注销: final. ``reason`` is the department's own words, for its records; verification
     reports show only ``category`` (core.revocation.CATEGORIES; None: 吊销/注销).
     Raises InvalidInput naming ``reason`` or ``category``, NotFound, NotAuthorised, Conflict."""
@@ -111,7 +107,7 @@ def suspend(
     principal: Principal | None = None,
     client: str | None = None,
     now: datetime | None = None,
-) -> Licence:
+) -> LicenceRecord:
     return _change("suspend", identifier, reason=reason, actor=actor, department=department, principal=principal, client=client, now=now)
 
 
@@ -124,7 +120,7 @@ def reinstate(
     principal: Principal | None = None,
     client: str | None = None,
     now: datetime | None = None,
-) -> Licence:
+) -> LicenceRecord:
     return _change("reinstate", identifier, reason=reason, actor=actor, department=department, principal=principal, client=client, now=now)
 
 
@@ -146,4 +142,4 @@ def new_version(
     row = _target(identifier, principal, department, client)
     if row.status not in ("valid", "suspended"):
         raise Conflict(f"licence is {row.status}; only a licence in force can be changed")
-    return issue(platform, kind=row.kind, data=data, department=row.issuer_id, now=now, previous=parse_licence_id(identifier), actor=actor, client=client)
+    return issue(platform, kind=row.kind, data=data, department=row.issuer, now=now, previous=parse_licence_id(identifier), actor=actor, client=client)

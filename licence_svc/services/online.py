@@ -39,10 +39,10 @@ def lookup_copy(redemption_id: str) -> CopyRecordView | None:
         return None
     return CopyRecordView(
         redemption=row.redemption_id,
-        grant=row.grant.grant_id,
-        licence=row.grant.licence,
+        grant=row.grant_id,
+        licence=row.licence,
         copy_sha256=row.copy_sha256,
-        grant_revoked=row.grant.revoked_at is not None,
+        grant_revoked=row.grant_revoked,
     )
 
 

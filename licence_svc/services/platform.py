@@ -6,6 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from pathlib import Path
 
 from cryptography import x509
 
@@ -14,10 +15,11 @@ from ..core.pdfsign import PdfSigner
 from ..core.pki import Credentials, credit_code_of
 from ..core.trust import TrustedIssuer, TrustStore
 from ..errors import ConfigurationError, Unavailable
-from ..storage import db
+from ..storage import db, migrations
+from ..storage import departments as registry
+from ..storage.departments import DepartmentRecord, SigningKeyRecord
 from ..storage.keystore import KeyStore
 from ..storage.licences import signing_keys_stamp
-from ..storage.models import Department, SigningKey
 from ..storage.pdfstore import FileSystemPdfStore, PdfStore
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,12 @@ def utcnow() -> datetime:
 def as_utc(value: datetime) -> datetime:
     """A stored time in UTC: the register stores UTC, and PostgreSQL hands it back naive."""
     return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+def read_root_certificate(path: Path) -> x509.Certificate:
+    """A platform root certificate from a PEM file (an offline verifier's trust anchor, given
+    instead of this platform's own); ConfigurationError when the file is missing."""
+    return KeyStore.read_cert(path)
 
 
 @dataclass
@@ -53,7 +61,7 @@ class Platform:
             raise ConfigurationError(f"LICENCE_BASE_URL is longer than {MAX_BASE_URL} characters; the QR code would not fit version 12")
         db.open_database(settings.database_url)
         if create_schema:
-            db.create_schema()
+            migrations.create_schema()
         return cls(settings, KeyStore(settings.keys_dir, settings.key_passphrase), FileSystemPdfStore(settings.pdf_dir))
 
     def check_ready(self) -> None:
@@ -61,26 +69,26 @@ class Platform:
         self.keys.check_permissions()
         if not self.keys.has_root():
             raise ConfigurationError("platform keys missing: run `python cli.py init`")
-        if not db.schema_exists():
+        if not migrations.schema_exists():
             raise ConfigurationError("database has no licence tables: run `python cli.py init`")
 
     def issuers(self) -> list[tuple[TrustedIssuer, str]]:
         """Every department certificate with its state: active, retired (rotated out, still
         verifies what it signed before its retirement) or withdrawn (nothing it signed verifies)."""
-        rows = list(SigningKey.select(SigningKey, Department).join(Department).order_by(SigningKey.created_at))
+        rows = registry.signing_keys()
         out = []
-        for row in rows:
+        for row, dept in rows:
             cert = x509.load_pem_x509_certificate(row.cert_pem.encode("ascii"))
             retired = None
             if not row.active and not row.withdrawn_at:
                 # Keys retired before retirement times were kept: retired when the next key came.
-                successor = next((r.created_at for r in rows if r.department_id == row.department_id and r.created_at > row.created_at), None)
+                successor = next((r.created_at for r, _ in rows if r.department == row.department and r.created_at > row.created_at), None)
                 retired = row.retired_at or successor
             issuer = TrustedIssuer(
                 cert=cert,
-                department_code=row.department.code,
-                department_name=row.department.name,
-                kinds=frozenset(row.department.kind_list),
+                department_code=dept.code,
+                department_name=dept.name,
+                kinds=frozenset(dept.kinds),
                 withdrawn_reason=(row.withdrawn_reason or "withdrawn") if row.withdrawn_at else None,
                 retired_at=as_utc(retired).timestamp() if retired else None,
             )
@@ -122,14 +130,9 @@ class Platform:
                 self._root_credentials = self.keys.root()
             return self._root_credentials
 
-    def signer_for(self, department: Department) -> tuple[SigningKey, PdfSigner, Credentials]:
+    def signer_for(self, department: DepartmentRecord) -> tuple[SigningKeyRecord, PdfSigner, Credentials]:
         """The department's active key, loaded once per process (building a signer is not free)."""
-        row = (
-            SigningKey.select()
-            .where((SigningKey.department == department.code) & SigningKey.active & SigningKey.withdrawn_at.is_null())
-            .order_by(SigningKey.created_at.desc())
-            .first()
-        )
+        row = registry.signing_key(department.code)
         if row is None:
             raise ConfigurationError(f"department {department.code} has no active signing key: run `python cli.py init`")
         with self._lock:

@@ -5,31 +5,28 @@ from __future__ import annotations
 import base64
 import json
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..core.identifiers import parse_licence_id
 from ..core.statuslist import CODES
 from ..errors import FieldProblem, InvalidInput, NotFound
 from ..storage import audit as trail
-from ..storage.licences import find_licence, list_licences, status_events
-from ..storage.models import Licence
+from ..storage.db import transaction
+from ..storage.licences import LicenceRecord, find_licence, list_licences, status_events
 from . import audit, usage
 from .platform import Platform
 from .tokens import Principal
-
-if TYPE_CHECKING:
-    from .issuing import Issued
 
 MAX_PAGE = 100
 _HOLDER = re.compile(r"[0-9A-Z]{1,18}")
 
 
-def _iso(value: Any) -> str | None:
+def _iso(value: datetime | None) -> str | None:
+    """A stored time in ISO 8601 with its zone (PostgreSQL hands UTC back naive)."""
     if value is None:
         return None
-    if isinstance(value, str):
-        return value
     return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
 
 
@@ -37,7 +34,23 @@ def _pdf_url(base_url: str, identifier: str) -> str:
     return f"{base_url.rstrip('/')}/api/v1/licences/{identifier}/pdf"
 
 
-def summary(row: Licence, base_url: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Issued:
+    """A licence just minted (or replayed for a repeated Idempotency-Key), with its PDF."""
+
+    identifier: str
+    kind: str
+    version: int
+    status: str
+    issued_at: datetime
+    qr_text: str
+    pdf: bytes
+    pdf_sha256: str
+    replayed: bool = False  # returned for a repeated Idempotency-Key, not newly minted
+    claim_codes: tuple[tuple[str, str], ...] = ()  # (holder id, one-time code) to hand to each holder
+
+
+def summary(row: LicenceRecord, base_url: str) -> dict[str, Any]:
     return {
         "identifier": row.identifier,
         "kind": row.kind,
@@ -66,7 +79,7 @@ def issued_summary(issued: Issued, base_url: str) -> dict[str, Any]:
     }
 
 
-def owned(principal: Principal, identifier: str, client: str | None) -> Licence:
+def owned(principal: Principal, identifier: str, client: str | None) -> LicenceRecord:
     """The licence, if ``principal``'s department issued it and its token covers the kind.
 
     Another department's licence is NotFound exactly as an unknown identifier is (same status,
@@ -79,7 +92,7 @@ def owned(principal: Principal, identifier: str, client: str | None) -> Licence:
     """
     parse_licence_id(identifier)
     row = find_licence(identifier)
-    if row is None or row.issuer_id != principal.department:
+    if row is None or row.issuer != principal.department:
         audit.record(
             "denied",
             actor=principal.actor,
@@ -97,10 +110,11 @@ def record(platform: Platform, principal: Principal, identifier: str, *, client:
     """The full record, personal data included: only for the issuing department, and every read
     of it leaves an audit event."""
     row = owned(principal, identifier, client)
-    audit.record("read", actor=principal.actor, outcome="ok", licence=identifier, client=client)
-    usage.record(identifier, "read", organisation=principal.department, purpose="签发部门调取本部门证照记录")
+    with transaction():
+        audit.record("read", actor=principal.actor, outcome="ok", licence=identifier, client=client)
+        usage.record(identifier, "read", organisation=principal.department, purpose="签发部门调取本部门证照记录")
     out = summary(row, platform.settings.base_url)
-    out["issuer"] = row.issuer_id
+    out["issuer"] = row.issuer
     out["data"] = json.loads(row.data_json)
     out["pdf_sha256"] = row.pdf_sha256
     return out
@@ -109,8 +123,9 @@ def record(platform: Platform, principal: Principal, identifier: str, *, client:
 def pdf(platform: Platform, principal: Principal, identifier: str, *, client: str | None = None) -> bytes:
     row = owned(principal, identifier, client)
     data = platform.pdfs.get(row.pdf_key)
-    audit.record("download", actor=principal.actor, outcome="ok", licence=identifier, client=client)
-    usage.record(identifier, "download", organisation=principal.department, purpose="签发部门下载本部门证照文件")
+    with transaction():
+        audit.record("download", actor=principal.actor, outcome="ok", licence=identifier, client=client)
+        usage.record(identifier, "download", organisation=principal.department, purpose="签发部门下载本部门证照文件")
     return data
 
 
@@ -151,8 +166,8 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise InvalidInput.single("cursor", "not a cursor this API returned") from exc
 
 
-def _encode_cursor(row: Licence) -> str:
-    at = row.issued_at if isinstance(row.issued_at, datetime) else datetime.fromisoformat(str(row.issued_at))
+def _encode_cursor(row: LicenceRecord) -> str:
+    at = row.issued_at
     return base64.urlsafe_b64encode(json.dumps([at.isoformat(), row.identifier]).encode()).decode().rstrip("=")
 
 

@@ -9,11 +9,13 @@ from cryptography.hazmat.primitives import serialization
 
 from ..core import pki
 from ..core.annotate import COPY_SIGNER_NAME, PLATFORM_CODE
-from ..core.checkdigits import credit_code_problem
+from ..core.checkdigits import credit_code_check_char, credit_code_problem
 from ..core.kinds import KINDS
 from ..errors import FieldProblem, InvalidInput
-from ..storage import db
-from ..storage.models import Department, SigningKey
+from ..storage import departments as registry
+from ..storage import migrations
+from ..storage.db import transaction
+from ..storage.departments import DepartmentRecord
 from . import tokens
 from .platform import Platform, utcnow
 
@@ -30,8 +32,6 @@ DEMO_WINDOW = ("11110000000000001", "示例市政务服务中心综合窗口（�
 
 
 def demo_code(first17: str) -> str:
-    from ..core.checkdigits import credit_code_check_char
-
     return first17 + credit_code_check_char(first17)
 
 
@@ -44,7 +44,7 @@ class InitResult:
 def initialise(platform: Platform, *, demo: bool = False, force: bool = False) -> InitResult:
     """Create what is missing; with ``force`` replace the root, TSA and every department key."""
     result = InitResult()
-    db.create_schema()
+    migrations.create_schema()
     keys = platform.keys
     now = utcnow()
     if force or not keys.has_root():
@@ -62,36 +62,41 @@ def initialise(platform: Platform, *, demo: bool = False, force: bool = False) -
     if demo:
         for first17, name, kinds in DEMO_DEPARTMENTS:
             code = demo_code(first17)
-            if Department.get_or_none(Department.code == code) is None:
+            if not registry.department_exists(code):
                 add_department(platform, code, name, list(kinds), issue_key=False)
                 result.created.append(f"demo department {code} {name}")
                 result.demo_tokens[code] = tokens.create_token(code, list(kinds), label="demo")[1]
         code = demo_code(DEMO_WINDOW[0])
-        if Department.get_or_none(Department.code == code) is None:
+        if not registry.department_exists(code):
             add_department(platform, code, DEMO_WINDOW[1], [])
             result.created.append(f"demo service window {code} {DEMO_WINDOW[1]}")
             result.demo_tokens[code] = tokens.create_token(code, [], label="demo window", scopes=["redeem", "check"])[1]
-    if Department.get_or_none(Department.code == PLATFORM_CODE) is None:
+    if not registry.department_exists(PLATFORM_CODE):
         add_department(platform, PLATFORM_CODE, COPY_SIGNER_NAME, [])
         result.created.append(f"platform copy-signing identity {PLATFORM_CODE} {COPY_SIGNER_NAME}")
-    for dept in Department.select():
-        if not dept.kind_list and dept.code != PLATFORM_CODE:
+    for dept in registry.departments():
+        if not dept.kinds and dept.code != PLATFORM_CODE:
             continue  # a service window signs nothing; the platform signs annotated copies (加注件)
         if ensure_signing_key(platform, dept, root, force=force):
             result.created.append(f"signing key for {dept.code}")
     return result
 
 
-def ensure_signing_key(platform: Platform, dept: Department, root: pki.Credentials, *, force: bool = False) -> bool:
+def ensure_signing_key(platform: Platform, dept: DepartmentRecord, root: pki.Credentials, *, force: bool = False) -> bool:
     """Issue a signing certificate when the department has no usable one (or on ``force``)."""
     keys = platform.keys
-    active = [
-        row
-        for row in SigningKey.select().where((SigningKey.department == dept.code) & SigningKey.active)
-        if keys.department_key_path(dept.code, row.kid).exists()
-    ]
+    active = [row for row in registry.active_keys(dept.code) if keys.department_key_path(dept.code, row.kid).exists()]
     if active and not force:
         return False
+    _new_signing_key(platform, dept, root)
+    return True
+
+
+def _new_signing_key(platform: Platform, dept: DepartmentRecord, root: pki.Credentials) -> str:
+    """Give ``dept`` a new signing key, retiring (and destroying) the ones it had; the new key id.
+
+    The key files are written first; the register changes in one transaction."""
+    keys = platform.keys
     now = utcnow()
     key = pki.new_ec_key()
     cert = pki.make_department_cert(
@@ -100,33 +105,24 @@ def ensure_signing_key(platform: Platform, dept: Department, root: pki.Credentia
     kid = pki.key_id(cert).hex()
     keys.write_key(keys.department_key_path(dept.code, kid), key)
     keys.write_cert(keys.department_cert_path(dept.code, kid), cert)
-    with db.database.atomic():
-        retiring = [r.kid for r in SigningKey.select(SigningKey.kid).where((SigningKey.department == dept.code) & SigningKey.active)]
-        SigningKey.update(active=False).where(SigningKey.department == dept.code).execute()
-        # Taken after the update: an issue still holding the old key (storage.licences.insert_licence
-        # re-checks it in its transaction) is dated before this, so nothing genuine post-dates it.
-        SigningKey.update(retired_at=utcnow()).where(SigningKey.kid.in_(retiring) & SigningKey.retired_at.is_null()).execute()
-        SigningKey.create(
-            kid=kid,
-            department=dept.code,
-            cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
-            active=True,
-            created_at=now,
-        )
+    with transaction():
+        retiring = registry.deactivate_keys(dept.code)
+        # Dated after the update: an issue still holding the old key (it re-checks the key in its
+        # transaction, FOR SHARE) is dated before this, so nothing genuine post-dates it.
+        registry.set_retired(retiring, utcnow())
+        registry.add_key(kid=kid, department=dept.code, cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"), created_at=now)
     for old in retiring:
         keys.destroy_key(keys.department_key_path(dept.code, old))
-    return True
+    return kid
 
 
 def rotate_key(platform: Platform, department_code: str) -> str:
     """Give a department a new signing key; the old one is retired but stays on the trust list,
     so what it signed still verifies. Returns the new key id."""
-    dept = Department.get_or_none(Department.code == department_code)
+    dept = registry.find_department(department_code)
     if dept is None:
         raise InvalidInput.single("department", f"no department with code {department_code}")
-    ensure_signing_key(platform, dept, platform.keys.root(), force=True)
-    row = SigningKey.select().where((SigningKey.department == dept.code) & SigningKey.active).order_by(SigningKey.created_at.desc()).first()
-    return str(row.kid)
+    return _new_signing_key(platform, dept, platform.keys.root())
 
 
 def withdraw_key(platform: Platform, kid: str, *, reason: str) -> None:
@@ -135,15 +131,15 @@ def withdraw_key(platform: Platform, kid: str, *, reason: str) -> None:
     reason = reason.strip()
     if not reason:
         raise InvalidInput.single("reason", "required")
-    row = SigningKey.get_or_none(SigningKey.kid == kid.lower())
+    row = registry.find_key(kid.lower())
     if row is None:
         raise InvalidInput.single("kid", f"no signing key {kid}")
-    with db.database.atomic():
-        SigningKey.update(active=False, withdrawn_at=utcnow(), withdrawn_reason=reason[:200]).where(SigningKey.kid == row.kid).execute()
-    platform.keys.destroy_key(platform.keys.department_key_path(row.department_id, row.kid))
+    with transaction():
+        registry.withdraw_key(row.kid, at=utcnow(), reason=reason[:200])
+    platform.keys.destroy_key(platform.keys.department_key_path(row.department, row.kid))
 
 
-def add_department(platform: Platform, code: str, name: str, kinds: list[str], *, issue_key: bool = True) -> Department:
+def add_department(platform: Platform, code: str, name: str, kinds: list[str], *, issue_key: bool = True) -> DepartmentRecord:
     """Register a department and the kinds it may issue; give it a signing key. With no kinds it
     is a service window (综合窗口): it redeems share codes and checks fields, and signs nothing."""
     problems = []
@@ -154,12 +150,12 @@ def add_department(platform: Platform, code: str, name: str, kinds: list[str], *
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
         problems.append(FieldProblem("kinds", f"unknown kind(s) {', '.join(unknown)}"))
-    if not problems and Department.get_or_none(Department.code == code) is not None:
+    if not problems and registry.department_exists(code):
         problems.append(FieldProblem("code", "department already exists"))
     if problems:
         raise InvalidInput(problems)
-    with db.database.atomic():
-        dept = Department.create(code=code, name=name.strip(), kinds=",".join(kinds), created_at=utcnow())
+    with transaction():
+        dept = registry.add_department(code=code, name=name.strip(), kinds=kinds, created_at=utcnow())
     if issue_key and kinds:
         ensure_signing_key(platform, dept, platform.keys.root())
     return dept
@@ -167,11 +163,11 @@ def add_department(platform: Platform, code: str, name: str, kinds: list[str], *
 
 def has_demo_departments() -> bool:
     codes = [demo_code(first17) for first17, _, _ in DEMO_DEPARTMENTS] + [demo_code(DEMO_WINDOW[0])]
-    return Department.select().where(Department.code.in_(codes)).exists()
+    return registry.any_department(codes)
 
 
 def list_departments() -> list[dict[str, object]]:
     return [
         {"code": d.code, "name": d.name, "kinds": d.kind_list}
-        for d in Department.select().order_by(Department.code)
+        for d in registry.departments()
     ]

@@ -4,7 +4,8 @@ one licence, for a stated purpose and a limited time, instead of handing over a 
 The share code is the only secret: 50 random bits shown once to the holder (as text and as a QR),
 of which only the SHA-256 is stored. Guessing is throttled per department. Every grant, revocation,
 redemption and refused attempt is written to the holder's usage log and to the audit trail, in the
-same transaction as the change it records.
+same transaction as the change it records. A refusal is committed with its records before its
+error is raised, so the holder and the trail see every attempt that was turned away.
 """
 
 from __future__ import annotations
@@ -14,32 +15,37 @@ import json
 import logging
 import re
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..core.kinds import KINDS
 from ..core.masking import mask_number
 from ..core.signeddoc import sign_document
-from ..core.verify import VERDICT_LABELS
-from ..errors import FieldProblem, Gone, InvalidInput, NotAuthorised, NotFound, RateLimited, Unavailable
-from ..storage import holders
+from ..core.verify import VERDICT_LABELS, RecordView, StatusSource
+from ..errors import FieldProblem, Gone, InvalidInput, LicenceError, NotAuthorised, NotFound, RateLimited, Unavailable
+from ..storage import departments, holders
 from ..storage import shares as store
-from ..storage.licences import find_licence, get_licence
+from ..storage.db import transaction
+from ..storage.licences import LicenceRecord, find_licence, get_licence
 from . import audit, throttle, usage
-from .claim_codes import ALPHABET, _READ_AS
+from .claim_codes import ALPHABET, READ_AS
+from .copies import annotated_copy
+from .grants import SCOPE_LABELS as SCOPE_LABELS  # re-exported: part of this service's interface
+from .grants import SCOPES as SCOPES
+from .grants import STATE_LABELS as STATE_LABELS
+from .grants import Grant as Grant
+from .grants import grant_of
+from .grants import grants_of as grants_of
 from .holders import actor_of
+from .online import lookup_copy, lookup_record
 from .platform import Platform, as_utc, utcnow
 from .tokens import Principal
 from .usage import MAX_PURPOSE
-from .online import REGISTER
 from .verifying import check_qr_with
 
 log = logging.getLogger(__name__)
 
-SCOPES = ("verify", "data", "pdf")  # each includes the ones before it
-SCOPE_LABELS = {"verify": "仅核验真伪与状态", "data": "核验并获取证照数据", "pdf": "核验、获取数据并下载加注件"}
-STATE_LABELS = {"active": "有效", "expired": "已过期", "revoked": "已撤销"}
 DEFAULT_VALIDITY = timedelta(hours=24)
 MAX_VALIDITY = timedelta(days=30)
 MAX_HOURS = int(MAX_VALIDITY / timedelta(hours=1))
@@ -54,68 +60,6 @@ FAILURE_WINDOW = timedelta(minutes=5)
 MAX_FAILURES = 20
 
 _REDEMPTION_ID = re.compile(r"[0-9a-f]{24}")
-
-
-@dataclass(frozen=True)
-class Grant:
-    grant_id: str
-    licence: str  # licence identifier
-    kind: str
-    holder: str  # the holder who created it (full id; never shown to a window)
-    recipient: str | None  # department code, or None = any window
-    recipient_name: str | None
-    purpose: str
-    scope: str  # verify / data / pdf
-    created_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None
-    bound_to: str | None  # department that first redeemed an any-window grant
-    state: str  # "active", "expired", "revoked"
-
-    def allows(self, scope: str) -> bool:
-        """Whether the grant is active and its scope covers ``scope`` (pdf covers data covers verify)."""
-        return self.state == "active" and scope in SCOPES and SCOPES.index(self.scope) >= SCOPES.index(scope)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-safe, without the holder's id: what a window and the holder's pages may see."""
-        return {
-            "grant_id": self.grant_id,
-            "licence": self.licence,
-            "kind": self.kind,
-            "kind_label": KINDS[self.kind].label if self.kind in KINDS else self.kind,
-            "recipient": self.recipient,
-            "recipient_name": self.recipient_name,
-            "purpose": self.purpose,
-            "scope": self.scope,
-            "scope_label": SCOPE_LABELS.get(self.scope, self.scope),
-            "created_at": self.created_at.isoformat(),
-            "expires_at": self.expires_at.isoformat(),
-            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
-            "bound_to": self.bound_to,
-            "state": self.state,
-            "state_label": STATE_LABELS[self.state],
-        }
-
-
-def _grant(row: Any, now: datetime) -> Grant:
-    expires_at = as_utc(row.expires_at)
-    revoked_at = as_utc(row.revoked_at) if row.revoked_at else None
-    state = "revoked" if revoked_at is not None else ("expired" if expires_at <= now else "active")
-    return Grant(
-        grant_id=row.grant_id,
-        licence=row.licence,
-        kind=row.kind,
-        holder=row.holder,
-        recipient=row.recipient,
-        recipient_name=row.recipient_name,
-        purpose=row.purpose,
-        scope=row.scope,
-        created_at=as_utc(row.created_at),
-        expires_at=expires_at,
-        revoked_at=revoked_at,
-        bound_to=row.bound_to,
-        state=state,
-    )
 
 
 # ---- the code ------------------------------------------------------------------------------
@@ -145,7 +89,7 @@ def parse_share_code(text: str) -> str:
     text = text.strip()
     if QR_PATH in text:
         text = text.rsplit(QR_PATH, 1)[1].split("?", 1)[0].split("#", 1)[0].strip("/")
-    raw = "".join(c for c in text.upper() if c not in "- \t").translate(_READ_AS)
+    raw = "".join(c for c in text.upper() if c not in "- \t").translate(READ_AS)
     if not _CODE.fullmatch(raw):
         raise InvalidInput.single("code", f"a share code is {CODE_CHARS} letters and digits (XXXXX-XXXXX)")
     return f"{raw[:5]}-{raw[5:]}"
@@ -161,7 +105,7 @@ def create_grant(
     licence: str,
     purpose: str,
     scope: str,
-    recipient: str | None = None,
+    recipient: object = None,
     hours: int | None = None,
     now: datetime | None = None,
 ) -> tuple[Grant, str]:
@@ -188,16 +132,15 @@ def create_grant(
         validity = DEFAULT_VALIDITY
     else:
         validity = timedelta(hours=hours)
+    recipient_code: str | None = None  # None: any window
     recipient_name = None
     if isinstance(recipient, str) and recipient.strip():
-        recipient = recipient.strip().upper()
-        recipient_name = store.department_name(recipient) if len(recipient) == 18 else None
+        recipient_code = recipient.strip().upper()
+        recipient_name = departments.department_name(recipient_code) if len(recipient_code) == 18 else None
         if recipient_name is None:
             problems.append(FieldProblem("recipient", "no department with this code; leave empty for any service window"))
     elif recipient is not None and not isinstance(recipient, str):
         problems.append(FieldProblem("recipient", "a department code, or empty for any service window"))
-    else:
-        recipient = None
     row = find_licence(licence)
     if row is None:  # indexed but gone: treat as unknown
         raise NotFound("no such licence among yours")
@@ -208,38 +151,12 @@ def create_grant(
     if problems:
         raise InvalidInput(problems)
     code = new_code()
-    grant_id = secrets.token_hex(8)
-    fields = {
-        "grant_id": grant_id,
-        "code_hash": code_hash(code),
-        "licence": licence,
-        "holder": holder,
-        "recipient": recipient,
-        "purpose": purpose,
-        "scope": scope,
-        "created_at": now,
-        "expires_at": now + validity,
-        "revoked_at": None,
-        "bound_to": None,
-    }
-    store.add_grant(
-        fields,
-        usage=usage.event(licence, "share", organisation=recipient, organisation_name=recipient_name, purpose=purpose, grant=grant_id, now=now),
-        audit=audit.event(
-            "share",
-            actor=actor_of(holder),
-            outcome="ok",
-            licence=licence,
-            detail=f"grant {grant_id} scope {scope} for {recipient or 'any window'} until {(now + validity).isoformat()}",
-            now=now,
-        ),
-    )
     grant = Grant(
-        grant_id=grant_id,
+        grant_id=secrets.token_hex(8),
         licence=licence,
         kind=row.kind,
         holder=holder,
-        recipient=recipient,
+        recipient=recipient_code,
         recipient_name=recipient_name,
         purpose=purpose,
         scope=scope,
@@ -249,6 +166,31 @@ def create_grant(
         bound_to=None,
         state="active",
     )
+    with transaction():
+        store.add_grant(
+            grant_id=grant.grant_id,
+            code_hash=code_hash(code),
+            licence=licence,
+            holder=holder,
+            recipient=recipient_code,
+            purpose=purpose,
+            scope=scope,
+            created_at=now,
+            expires_at=grant.expires_at,
+        )
+        usage.write(
+            [usage.event(licence, "share", organisation=recipient_code, organisation_name=recipient_name, purpose=purpose, grant=grant.grant_id, now=now)],
+            [
+                audit.event(
+                    "share",
+                    actor=actor_of(holder),
+                    outcome="ok",
+                    licence=licence,
+                    detail=f"grant {grant.grant_id} scope {scope} for {recipient_code or 'any window'} until {grant.expires_at.isoformat()}",
+                    now=now,
+                )
+            ],
+        )
     return grant, code
 
 
@@ -256,24 +198,18 @@ def revoke_grant(*, holder: str, grant_id: str, now: datetime | None = None) -> 
     """Revoke one of ``holder``'s grants at once (redeeming it then gets 410). Revoking twice is
     harmless. Another holder's grant, or an unknown id, is NotFound. Records usage "unshare"."""
     now = as_utc(now or utcnow())
-    row = store.grant_by_id(grant_id) if isinstance(grant_id, str) else None
-    if row is None or row.holder != holder:
-        raise NotFound("no such grant among yours")
-    revoked = store.revoke_grant(
-        grant_id,
-        holder,
-        now,
-        usage=usage.event(row.licence, "unshare", organisation=row.recipient or row.bound_to, purpose=row.purpose, grant=grant_id, now=now),
-        audit=audit.event("unshare", actor=actor_of(holder), outcome="ok", licence=row.licence, detail=f"grant {grant_id}", now=now),
-    )
-    grant = _grant(row, now)
+    with transaction():
+        rec = store.grant_by_id(grant_id) if isinstance(grant_id, str) else None
+        if rec is None or rec.holder != holder:
+            raise NotFound("no such grant among yours")
+        revoked = store.revoke_grant(grant_id, holder, now)
+        if revoked:
+            usage.write(
+                [usage.event(rec.licence, "unshare", organisation=rec.recipient or rec.bound_to, purpose=rec.purpose, grant=grant_id, now=now)],
+                [audit.event("unshare", actor=actor_of(holder), outcome="ok", licence=rec.licence, detail=f"grant {grant_id}", now=now)],
+            )
+    grant = grant_of(rec, now)
     return replace(grant, revoked_at=now, state="revoked") if revoked else grant
-
-
-def grants_of(holder: str, licence: str | None = None) -> list[Grant]:
-    """The holder's grants (of one licence, or all), newest first."""
-    now = utcnow()
-    return [_grant(r, now) for r in store.grants_of(holder, licence)]
 
 
 # ---- the window's side -----------------------------------------------------------------------
@@ -291,36 +227,49 @@ def _refuse(grant: Grant, principal: Principal, now: datetime, client: str | Non
     )
 
 
-def find_active_grant(code: str, principal: Principal, *, client: str | None = None, now: datetime | None = None) -> Grant:
-    """The grant behind a share code, for this department: unknown/forged code → NotFound (and
-    counted for rate limiting), expired or revoked → Gone (410), for another department (or an
-    any-window grant already bound to another) → NotAuthorised (audited, reported to the holder).
-    Binds an any-window grant to the first department that uses it."""
-    now = as_utc(now or utcnow())
+def present(code: str, principal: Principal, *, client: str | None = None, now: datetime) -> Grant | LicenceError:
+    """A window presents a share code, in the caller's transaction: the active grant behind it for
+    this department (an any-window grant is bound to the first department that uses it), or the
+    refusal, already recorded, for the caller to raise once its transaction has committed:
+    RateLimited (too many unknown codes), NotFound (unknown or forged code, counted for the rate
+    limit), Gone (expired or revoked), NotAuthorised (another department's grant, or an any-window
+    grant bound to another; audited and reported to the holder). Raises InvalidInput for what
+    cannot be a share code (nothing recorded)."""
     key = _failure_key(principal.department)
     if throttle.throttled(key, window=FAILURE_WINDOW, limit=MAX_FAILURES, now=now):
         audit.record("redeem", actor=principal.actor, outcome="rate-limited", client=client, detail="too many unknown share codes")
-        raise RateLimited("too many unknown share codes from this department; try again later")
+        return RateLimited("too many unknown share codes from this department; try again later")
     canonical = parse_share_code(code)
-    row = store.grant_by_hash(code_hash(canonical))
-    if row is None:
+    rec = store.grant_by_hash(code_hash(canonical))
+    if rec is None:
         throttle.count_failure(key, now)
         audit.record("redeem", actor=principal.actor, outcome="not-found", client=client, detail="unknown share code")
-        raise NotFound("no grant with this share code")
-    grant = _grant(row, now)
+        return NotFound("no grant with this share code")
+    grant = grant_of(rec, now)
     if grant.state != "active":
         _refuse(grant, principal, now, client, outcome=grant.state, why=f"grant {grant.state}")
-        raise Gone(f"this grant has {'been revoked by the holder' if grant.state == 'revoked' else 'expired'}")
+        return Gone(f"this grant has {'been revoked by the holder' if grant.state == 'revoked' else 'expired'}")
     if grant.recipient is not None and grant.recipient != principal.department:
         _refuse(grant, principal, now, client, outcome="refused", why="grant is for another department")
-        raise NotAuthorised("this grant is for another department")
+        return NotAuthorised("this grant is for another department")
     if grant.recipient is None:
         bound = store.bind_grant(grant.grant_id, principal.department)
         if bound != principal.department:
             _refuse(grant, principal, now, client, outcome="refused", why="grant already used by another window")
-            raise NotAuthorised("this grant has already been used by another service window")
+            return NotAuthorised("this grant has already been used by another service window")
         grant = replace(grant, bound_to=bound)
     return grant
+
+
+def find_active_grant(code: str, principal: Principal, *, client: str | None = None, now: datetime | None = None) -> Grant:
+    """The grant behind a share code, for this department, in a transaction of its own (see
+    ``present``); a refusal is raised after its records are committed."""
+    now = as_utc(now or utcnow())
+    with transaction():
+        found = present(code, principal, client=client, now=now)
+    if isinstance(found, LicenceError):
+        raise found
+    return found
 
 
 def copy_key(redemption_id: str) -> str:
@@ -332,15 +281,40 @@ def copy_url(redemption_id: str) -> str:
     return f"/api/v1/shares/redemptions/{redemption_id}/pdf"
 
 
+def _register_with(row: LicenceRecord) -> StatusSource:
+    """The register, answering for the licence already read from ``row`` without reading it again."""
+    held = RecordView(
+        identifier=row.identifier,
+        status=row.status,
+        data_digest=row.data_digest,
+        qr_text=row.qr_text,
+        pdf_sha256=row.pdf_sha256,
+        status_category=row.status_category,
+        holder_id_masked=mask_number(row.holder),
+        superseded_by=row.superseded_by,
+        kid=row.kid,
+    )
+
+    def lookup(identifier: str) -> RecordView | None:
+        return held if identifier == row.identifier else lookup_record(identifier)
+
+    return StatusSource(lookup=lookup, copy_lookup=lookup_copy)
+
+
 def redeem(platform: Platform, principal: Principal, code: str, *, client: str | None = None, now: datetime | None = None) -> dict[str, Any]:
     """What the grant behind ``code`` allows this department: the licence's verification from the
     register; its data (scope data or pdf); an annotated copy (加注件, scope pdf, only while the
-    licence is in force); and a receipt signed by the platform root. Errors as find_active_grant."""
+    licence is in force); and a receipt signed by the platform root. Errors as ``present``, and
+    Gone when the holder revoked the grant while the answer was being prepared.
+
+    Two short transactions, none held while the copy is rendered and signed: the code presented
+    (bound, or the refusal recorded), then the redemption with its usage and audit events."""
     now = as_utc(now or utcnow())
     grant = find_active_grant(code, principal, client=client, now=now)
-    row = get_licence(grant.licence)
-    report = check_qr_with(row.qr_text, platform.trust_store(), REGISTER, now=now)
+    row = get_licence(grant.licence)  # the one read of the licence: verified, copied and answered from it
+    report = check_qr_with(row.qr_text, platform.trust_store(), _register_with(row), now=now)
     seen = report.licence or {}
+    department = {"code": principal.department, "name": departments.department_name(principal.department)}
     licence = {
         "identifier": row.identifier,
         "kind": row.kind,
@@ -350,19 +324,16 @@ def redeem(platform: Platform, principal: Principal, code: str, *, client: str |
         "valid": report.valid,
         "verdict": report.verdict,
         "verdict_label": VERDICT_LABELS[report.verdict],
-        "issuer": seen.get("issuer") or {"code": row.issuer_id, "name": store.department_name(row.issuer_id)},
+        "issuer": seen.get("issuer") or {"code": row.issuer, "name": departments.department_name(row.issuer)},
         "holder": seen.get("holder", ""),
         "holder_id": seen.get("holder_id") or mask_number(row.holder),
         "issued_at": as_utc(row.issued_at).isoformat(),
         "expires_at": as_utc(row.expires_at).isoformat() if row.expires_at else None,
         "superseded_by": row.superseded_by,  # a grant names one version; the window learns of a newer one
     }
-    department = {"code": principal.department, "name": store.department_name(principal.department)}
     redemption_id = secrets.token_hex(12)
     copy_sha256 = None
     if grant.allows("pdf") and report.valid:
-        from .copies import annotated_copy
-
         pdf = annotated_copy(
             platform,
             licence=grant.licence,
@@ -375,7 +346,7 @@ def redeem(platform: Platform, principal: Principal, code: str, *, client: str |
             expires_at=grant.expires_at,
             now=now,
         )
-        platform.pdfs.put(copy_key(redemption_id), pdf)
+        platform.pdfs.put(copy_key(redemption_id), pdf)  # before the record that names it commits
         copy_sha256 = hashlib.sha256(pdf).hexdigest()
     body = {
         "type": "ShareReceipt",
@@ -392,20 +363,20 @@ def redeem(platform: Platform, principal: Principal, code: str, *, client: str |
     }
     root = platform.root_credentials()
     receipt = sign_document(body, root.key, root.cert)  # type: ignore[arg-type]
-    stored = store.add_redemption(
-        {
-            "redemption_id": redemption_id,
-            "grant": grant.grant_id,
-            "department": principal.department,
-            "at": now,
-            "receipt": json.dumps(receipt),
-            "copy_sha256": copy_sha256,
-        },
-        usage=usage.event(grant.licence, "redeem", organisation=principal.department, organisation_name=department["name"], purpose=grant.purpose, grant=grant.grant_id, now=now),
-        audit=audit.event(
-            "redeem", actor=principal.actor, outcome="ok", licence=grant.licence, client=client, detail=f"grant {grant.grant_id} scope {grant.scope}", now=now
-        ),
-    )
+    with transaction():
+        stored = store.add_redemption(
+            redemption_id=redemption_id,
+            grant=grant.grant_id,
+            department=principal.department,
+            at=now,
+            receipt=json.dumps(receipt),
+            copy_sha256=copy_sha256,
+        )
+        if stored:
+            usage.write(
+                [usage.event(grant.licence, "redeem", organisation=principal.department, organisation_name=department["name"], purpose=grant.purpose, grant=grant.grant_id, now=now)],
+                [audit.event("redeem", actor=principal.actor, outcome="ok", licence=grant.licence, client=client, detail=f"grant {grant.grant_id} scope {grant.scope}", now=now)],
+            )
     if not stored:  # the holder revoked the grant while we were preparing the answer
         if copy_sha256:
             platform.pdfs.delete(copy_key(redemption_id))
@@ -430,7 +401,10 @@ def redemption_copy(platform: Platform, principal: Principal, redemption_id: str
     if row.department != principal.department:
         audit.record("denied", actor=principal.actor, outcome="forbidden", client=client, detail=f"redemption {redemption_id} of another department")
         raise NotAuthorised("this redemption belongs to another department")
-    grant = _grant(store.grant_by_id(row.grant_id), now)
+    rec = store.grant_by_id(row.grant)
+    if rec is None:
+        raise NotFound("no such redemption")
+    grant = grant_of(rec, now)
     if grant.state != "active":
         raise Gone(f"the grant has {'been revoked by the holder' if grant.state == 'revoked' else 'expired'}")
     if not grant.allows("pdf"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ..storage import auth_failures as store
+from ..storage.db import transaction
 
 
 def throttled(key: str, *, window: timedelta, limit: int, now: datetime) -> bool:
@@ -15,8 +16,12 @@ def throttled(key: str, *, window: timedelta, limit: int, now: datetime) -> bool
 
 
 def count_failure(key: str, now: datetime) -> None:
-    store.add(key, now)
+    """Count one failure; joins the caller's transaction (the refusal it belongs to)."""
+    with transaction():
+        store.add(key, now)
 
 
 def clear(key: str) -> None:
-    store.clear(key)
+    """Joins the caller's transaction (the sign-in that succeeded)."""
+    with transaction():
+        store.clear(key)

@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from ..core.kinds import KINDS
 from ..errors import FieldProblem, InvalidInput, NotAuthorised, RateLimited, Unauthenticated
 from ..storage import tokens as store
-from ..storage.models import Department
+from ..storage.db import transaction
+from ..storage.departments import find_department
 from . import audit, throttle
 from .platform import as_utc, utcnow
 
@@ -70,7 +71,7 @@ def create_token(
 
     Returns (token id, token); the token is the only copy there will ever be.
     """
-    dept = Department.get_or_none(Department.code == department_code)
+    dept = find_department(department_code)
     if dept is None:
         raise InvalidInput.single("department", f"no department with code {department_code}")
     allowed = dept.kind_list
@@ -86,16 +87,17 @@ def create_token(
         raise InvalidInput(problems)
     token_id = secrets.token_hex(4)
     token = f"lic_{token_id}_{secrets.token_urlsafe(32)}"
-    store.add_token(
-        token_id=token_id,
-        department=dept.code,
-        token_hash=_hash(token),
-        kinds=",".join(kinds),
-        scopes=",".join(dict.fromkeys(scopes)),
-        label=label[:100],
-        created_at=utcnow(),
-        expires_at=expires_at,
-    )
+    with transaction():
+        store.add_token(
+            token_id=token_id,
+            department=dept.code,
+            token_hash=_hash(token),
+            kinds=list(kinds),
+            scopes=list(dict.fromkeys(scopes)),
+            label=label[:100],
+            created_at=utcnow(),
+            expires_at=expires_at,
+        )
     return token_id, token
 
 
@@ -103,9 +105,9 @@ def list_tokens(department: str | None = None) -> list[dict[str, object]]:
     return [
         {
             "token_id": t.token_id,
-            "department": t.department_id,
-            "kinds": [k for k in t.kinds.split(",") if k],
-            "scopes": [s for s in (t.scopes or "").split(",") if s],
+            "department": t.department,
+            "kinds": list(t.kinds),
+            "scopes": list(t.scopes),
             "label": t.label,
             "created_at": t.created_at.isoformat() if hasattr(t.created_at, "isoformat") else str(t.created_at),
             "expires_at": t.expires_at.isoformat() if t.expires_at else None,
@@ -116,7 +118,9 @@ def list_tokens(department: str | None = None) -> list[dict[str, object]]:
 
 
 def revoke_token(token_id: str) -> None:
-    if not store.revoke_token(token_id.strip(), utcnow()):
+    with transaction():
+        revoked = store.revoke_token(token_id.strip(), utcnow())
+    if not revoked:
         raise InvalidInput.single("token_id", f"no active token {token_id}")
 
 
@@ -143,10 +147,11 @@ def authenticate(authorization: str | None, *, client: str) -> Principal:
         else:
             token = row
     if token is None:
-        throttle.count_failure(client, now)
-        audit.record("authenticate", actor="unknown", outcome="unauthenticated", client=client, detail=reason)
+        with transaction():  # counted and audited together, committed before the refusal is raised
+            throttle.count_failure(client, now)
+            audit.record("authenticate", actor="unknown", outcome="unauthenticated", client=client, detail=reason)
         raise Unauthenticated(reason or "unauthenticated")
-    dept = Department.get_by_id(token.department_id)
-    kinds = frozenset(k for k in token.kinds.split(",") if k) & frozenset(dept.kind_list)
-    scopes = frozenset(s for s in (token.scopes or "").split(",") if s)
-    return Principal(token.department_id, token.token_id, kinds, scopes)
+    dept = find_department(token.department)
+    # The department's kinds now: a token keeps none it was given that the department has since lost.
+    kinds = frozenset(token.kinds) & frozenset(dept.kinds if dept else ())
+    return Principal(token.department, token.token_id, kinds, frozenset(token.scopes))

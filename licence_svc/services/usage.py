@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..storage import audit as trail
 from ..storage import usage as store
+from ..storage.db import transaction
 from .platform import as_utc, utcnow
 
 MAX_PURPOSE = 200  # the longest purpose (申请事由) a share, a check or the usage log takes
@@ -57,13 +59,20 @@ def event(
 
 
 def write(uses: list[dict[str, Any]], audit_events: list[dict[str, Any]]) -> None:
-    """Usage entries and the audit events of the same uses, in one transaction."""
-    store.add(uses, audit_events)
+    """Usage entries and the audit events (services.audit.event) of the same uses, together or not
+    at all: in the caller's transaction, or in one of their own."""
+    if not uses and not audit_events:
+        return
+    with transaction():
+        store.add(uses)
+        for fields in audit_events:
+            trail.append(**fields)
 
 
 def record(licence: str, action: str, **fields: Any) -> None:
-    """Record one use on its own (no audit event with it); the fields of ``event``."""
-    store.add([event(licence, action, **fields)])
+    """Record one use (no audit event with it); the fields of ``event``. Joins the caller's transaction."""
+    with transaction():
+        store.add([event(licence, action, **fields)])
 
 
 def events(identifiers: list[str], *, limit: int = 500) -> list[dict[str, Any]]:

@@ -1,4 +1,7 @@
-"""Appending to and reading the audit chain."""
+"""Appending to and reading the audit chain.
+
+Writes join the caller's transaction (storage.db.transaction, opened by the service's use case):
+an event is appended in the transaction of the change it records, so both or neither exist."""
 
 from __future__ import annotations
 
@@ -9,58 +12,59 @@ from typing import Any
 import peewee
 
 from ..core.audit import GENESIS, event_hash
-from .db import database, register_errors, write_transaction
+from .db import database, register_errors, require_transaction, rows
 from .models import AuditCheckpoint, AuditEvent, AuditHead
 
 
-def _locked_head() -> AuditHead:
-    def query() -> peewee.ModelSelect:
-        q = AuditHead.select().where(AuditHead.id == 1)
+def _locked_head() -> tuple[int, str]:
+    """(seq, hash) of the chain head, locked until the caller's transaction ends."""
+
+    def query() -> Any:
+        q = AuditHead.select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
         if not isinstance(database.obj, peewee.SqliteDatabase):
             q = q.for_update()  # serialises appends across processes on PostgreSQL
-        return q
+        return q.tuples().first()
 
-    head = query().first()
+    head = query()
     if head is None:
         AuditHead.insert(id=1, seq=0, hash=GENESIS).on_conflict_ignore().execute()
-        head = query().first()
-    return head
+        head = query()
+    return int(head[0]), str(head[1])
 
 
-def append(*, at: datetime, actor: str, action: str, outcome: str, licence: str | None = None, client: str | None = None, detail: str | None = None) -> AuditEvent:
+def append(*, at: datetime, actor: str, action: str, outcome: str, licence: str | None = None, client: str | None = None, detail: str | None = None) -> None:
     """Append one event; call inside the transaction of the change it records, so both or neither exist."""
-    with register_errors(), write_transaction():
-        head = _locked_head()
-        event: dict[str, Any] = {
-            "seq": head.seq + 1,
-            "at": at.isoformat(timespec="microseconds"),
-            "actor": actor[:100],
-            "action": action,
-            "licence": licence,
-            "client": (client or None) and client[:64],
-            "outcome": outcome,
-            "detail": detail[:200] if detail else None,
-        }
-        digest = event_hash(event, head.hash)
-        row = AuditEvent.create(**event, prev_hash=head.hash, hash=digest)
-        AuditHead.update(seq=event["seq"], hash=digest).where(AuditHead.id == 1).execute()
-        return row
+    require_transaction("audit.append")
+    seq, prev_hash = _locked_head()
+    event: dict[str, Any] = {
+        "seq": seq + 1,
+        "at": at.isoformat(timespec="microseconds"),
+        "actor": actor[:100],
+        "action": action,
+        "licence": licence,
+        "client": (client or None) and client[:64],
+        "outcome": outcome,
+        "detail": detail[:200] if detail else None,
+    }
+    digest = event_hash(event, prev_hash)
+    AuditEvent.create(**event, prev_hash=prev_hash, hash=digest)
+    AuditHead.update(seq=event["seq"], hash=digest).where(AuditHead.id == 1).execute()
 
 
 def iter_events(batch: int = 1000) -> Iterator[dict[str, Any]]:
     with register_errors():
         last = 0
         while True:
-            rows = list(AuditEvent.select().where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch).dicts())
-            if not rows:
+            page = rows(AuditEvent.select().where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch))
+            if not page:
                 return
-            yield from rows
-            last = rows[-1]["seq"]
+            yield from page
+            last = page[-1]["seq"]
 
 
 def events_for(licence: str) -> list[dict[str, Any]]:
     with register_errors():
-        return list(AuditEvent.select().where(AuditEvent.licence == licence).order_by(AuditEvent.seq).dicts())
+        return rows(AuditEvent.select().where(AuditEvent.licence == licence).order_by(AuditEvent.seq))
 
 
 def head() -> tuple[int, str]:
@@ -70,8 +74,7 @@ def head() -> tuple[int, str]:
 
 
 def save_checkpoint(seq: int, hash_: str, at: str, signature: str) -> None:
-    with register_errors(), write_transaction():
-        AuditCheckpoint.insert(seq=seq, hash=hash_, at=at, signature=signature).on_conflict_ignore().execute()
+    AuditCheckpoint.insert(seq=seq, hash=hash_, at=at, signature=signature).on_conflict_ignore().execute()
 
 
 def last_checkpoint_seq() -> int:
@@ -81,4 +84,4 @@ def last_checkpoint_seq() -> int:
 
 def checkpoints() -> list[dict[str, Any]]:
     with register_errors():
-        return list(AuditCheckpoint.select().order_by(AuditCheckpoint.seq).dicts())
+        return rows(AuditCheckpoint.select().order_by(AuditCheckpoint.seq))

@@ -1,41 +1,47 @@
 """Field-match checks: the check scopes (kinds a department may check without the holder's grant).
-The record each check leaves is written by storage.usage."""
+The record each check leaves is written by storage.usage. Writes join the caller's transaction."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from .db import register_errors, write_transaction
-from .models import CheckScope, Department
+from .db import register_errors, require_transaction
+from .models import CheckScope
 
 
-def department_exists(code: str) -> bool:
-    with register_errors():
-        return Department.select().where(Department.code == code).exists()
+@dataclass(frozen=True)
+class CheckScopeRecord:
+    department: str
+    kind: str
+    created_at: datetime
+
+
+def _record(row: CheckScope) -> CheckScopeRecord:
+    return CheckScopeRecord(department=row.department, kind=row.kind, created_at=row.created_at)
 
 
 def add_scope(department: str, kind: str, now: datetime) -> bool:
     """Add the row; False when it was already there (granting twice is no error)."""
-    with register_errors(), write_transaction():
-        if CheckScope.select().where((CheckScope.department == department) & (CheckScope.kind == kind)).exists():
-            return False
-        CheckScope.create(department=department, kind=kind, created_at=now)
-        return True
+    require_transaction("checks.add_scope")
+    if CheckScope.select().where((CheckScope.department == department) & (CheckScope.kind == kind)).exists():
+        return False
+    CheckScope.create(department=department, kind=kind, created_at=now)
+    return True
 
 
 def remove_scope(department: str, kind: str) -> bool:
-    with register_errors(), write_transaction():
-        return bool(CheckScope.delete().where((CheckScope.department == department) & (CheckScope.kind == kind)).execute())
+    return bool(CheckScope.delete().where((CheckScope.department == department) & (CheckScope.kind == kind)).execute())
 
 
 def has_scope(department: str, kind: str) -> bool:
     with register_errors():
-        return CheckScope.select().where((CheckScope.department == department) & (CheckScope.kind == kind)).exists()
+        return bool(CheckScope.select().where((CheckScope.department == department) & (CheckScope.kind == kind)).exists())
 
 
-def scopes(department: str | None = None) -> list[CheckScope]:
+def scopes(department: str | None = None) -> list[CheckScopeRecord]:
     with register_errors():
         query = CheckScope.select().order_by(CheckScope.department, CheckScope.kind)
         if department:
             query = query.where(CheckScope.department == department)
-        return list(query)
+        return [_record(row) for row in query]

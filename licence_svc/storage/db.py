@@ -59,13 +59,6 @@ def rows(query: Any) -> list[dict[str, Any]]:
     return list(query.dicts())
 
 
-def write_transaction() -> Any:
-    """Deprecated: use ``transaction()``; kept until every storage function joins its caller's."""
-    if isinstance(database.obj, peewee.SqliteDatabase) and not database.in_transaction():
-        return database.atomic("IMMEDIATE")
-    return database.atomic()
-
-
 def open_database(url: str) -> peewee.Database:
     """Bind the models to the database at ``url``, creating its folder for SQLite."""
     if url.startswith("sqlite:///"):

@@ -1,20 +1,45 @@
-"""Holder index and claim codes: which licences belong to whom, and the codes that prove it once."""
+"""Holder index and claim codes: which licences belong to whom, and the codes that prove it once.
+
+Writes join the caller's transaction (storage.db.transaction, opened by the service's use case)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from .db import register_errors, write_transaction
+from .db import register_errors, rows
+from .licences import LicenceRecord, _record
 from .models import ClaimCode, Licence, LicenceHolder
 
 
-def add_holders(identifier: str, holders: list[str], claim_codes: list[dict[str, Any]]) -> None:
-    """Index a new licence's holders and store their claim codes; call inside the issuing transaction."""
+@dataclass(frozen=True, slots=True)
+class ClaimCodeRecord:
+    """A one-time code handed to a holder with the licence; only its hash is kept."""
+
+    code_hash: str
+    licence: str
+    holder: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+def add_holders(identifier: str, holders: list[str]) -> None:
+    """Index a new licence's holders (each once); call in the transaction that inserts it."""
     for holder in dict.fromkeys(holders):
         LicenceHolder.create(licence=identifier, holder=holder)
-    for row in claim_codes:
-        ClaimCode.create(**row)
+
+
+def add_claim_codes(codes: list[ClaimCodeRecord]) -> None:
+    for code in codes:
+        ClaimCode.create(
+            code_hash=code.code_hash,
+            licence=code.licence,
+            holder=code.holder,
+            created_at=code.created_at,
+            expires_at=code.expires_at,
+            used_at=code.used_at,
+        )
 
 
 def holders_of(identifier: str) -> list[str]:
@@ -24,27 +49,27 @@ def holders_of(identifier: str) -> list[str]:
 
 def is_holder(identifier: str, holder: str) -> bool:
     with register_errors():
-        return LicenceHolder.select().where((LicenceHolder.licence == identifier) & (LicenceHolder.holder == holder)).exists()
+        return bool(LicenceHolder.select().where((LicenceHolder.licence == identifier) & (LicenceHolder.holder == holder)).exists())
 
 
-def licences_of(holder: str) -> list[Licence]:
+def licences_of(holder: str) -> list[LicenceRecord]:
     """Every licence ``holder`` holds, every version, newest first."""
     with register_errors():
-        return list(
+        query = (
             Licence.select()
             .join(LicenceHolder, on=(LicenceHolder.licence == Licence.identifier))
             .where(LicenceHolder.holder == holder)
             .order_by(Licence.issued_at.desc(), Licence.identifier.desc())
         )
+        return [_record(r) for r in rows(query)]
 
 
-def replace_claim_codes(identifier: str, holders: list[str], rows: list[dict[str, Any]]) -> None:
-    with register_errors(), write_transaction():
-        ClaimCode.delete().where(
-            (ClaimCode.licence == identifier) & ClaimCode.holder.in_(holders) & ClaimCode.used_at.is_null()
-        ).execute()
-        for row in rows:
-            ClaimCode.create(**row)
+def replace_claim_codes(identifier: str, holders: list[str], codes: list[ClaimCodeRecord]) -> None:
+    """Void the unused codes of ``holders`` for the licence and store ``codes`` in their place."""
+    ClaimCode.delete().where(
+        (ClaimCode.licence == identifier) & ClaimCode.holder.in_(holders) & ClaimCode.used_at.is_null()
+    ).execute()
+    add_claim_codes(codes)
 
 
 def use_claim_code(code_hash: str, holder: str, now: datetime) -> str | None:
@@ -52,7 +77,7 @@ def use_claim_code(code_hash: str, holder: str, now: datetime) -> str | None:
 
     A single conditional UPDATE, so two concurrent sign-ins with one code cannot both succeed.
     """
-    with register_errors(), write_transaction():
+    with register_errors():
         updated = (
             ClaimCode.update(used_at=now)
             .where(
