@@ -25,14 +25,6 @@ _CODE_TYPES = frozenset({"id_number", "credit_code", "code", "digits12"})
 _CODE_NAMES = frozenset({"household_number"})
 _NOT_CLAIMABLE_TYPES = frozenset({"photo", "members"})
 
-# Where the validity period starts, per kind; it ends on the kind's expiry field (inclusive).
-_START_FIELDS = {
-    "id_card": "valid_from",
-    "driving_licence": "valid_from",
-    "business_licence": "term_from",
-    "degree_certificate": "conferral_date",
-}
-
 # 准驾车型 a class directly permits besides itself (GA/T rules as in the Road Traffic Safety Law's
 # implementing regulations, 附件《准驾车型及代号》).
 _DIRECT_PERMITS: dict[str, tuple[str, ...]] = {
@@ -193,23 +185,17 @@ def normalise_claims(kind: str, claims: object, *, prefix: str = "claims") -> di
 
 
 def _subject(kind: str, stored: Mapping[str, Any], holder: str) -> dict[str, Any]:
-    """The stored values a claim is compared with: for a household register, the household's
-    fields and those of the member who is ``holder`` (another member's never)."""
-    if kind != "household_register":
-        return dict(stored)
-    out = {k: v for k, v in stored.items() if k != "members"}
-    wanted = normalise_code(holder)
-    for member in stored.get("members") or ():
-        if isinstance(member, Mapping) and normalise_code(str(member.get("id_number", ""))) == wanted:
-            out.update(member)
-            break
-    return out
+    """The stored values a claim is compared with, as the kind says (``claim_subject``): the record,
+    or for a household register the household's fields and those of the member who is ``holder``
+    (another member's never); holder numbers compare as codes."""
+    return get_kind(kind).claim_subject(stored, holder, normalise_code)
 
 
 def valid_on(kind: str, stored: Mapping[str, Any], on: date) -> bool:
-    """Whether ``on`` falls in the licence's validity period (both ends inclusive; a null end is 长期)."""
+    """Whether ``on`` falls in the licence's validity period (both ends inclusive; a null end is 长期):
+    it starts on the kind's ``start_field`` and ends on its expiry field."""
     spec = get_kind(kind)
-    start = _START_FIELDS.get(kind)
+    start = spec.start_field
     if start and stored.get(start) and on < date.fromisoformat(stored[start]):
         return False
     end = spec.expiry_date(stored)

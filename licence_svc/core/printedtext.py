@@ -22,117 +22,39 @@ import csv
 import math
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from difflib import SequenceMatcher
 from typing import Any
 
 from PIL import Image, ImageFilter, ImageMath
 
 from .checkdigits import credit_code_problem, id_number_problem
-from .dates import cn_date
-from .kinds import HEAD_OF_HOUSEHOLD
+from .kinds import KINDS, PrintedField
+from .kinds.spec import CODE, CREDIT_CODE, DATE, ID_NUMBER, NAME, ORG_NAME
 from .qr import QUIET_ZONE
 from .render import BODY_BOTTOM, LABEL_W, LEFT, PAGE_H, QR_SIDE, QR_X, QR_Y, RIGHT
 
 # --------------------------------------------------------------------------------------------
 # What the page prints
 
-NAME, ORG_NAME, ID_NUMBER, CREDIT_CODE, CODE, DATE = "name", "org_name", "id_number", "credit_code", "code", "date"
-"""Sorts of printed value; each has its own rule for *same* and *different* (:func:`judge`)."""
-
-
-@dataclass(frozen=True)
-class Expected:
-    """A signed field as the page prints it: its row label and the printed value. ``values`` holds
-    several when the label repeats on several pages (a household member page shows one member)."""
-
-    field: str  # the data field (or fields, for a period): "name", "id_number", "valid_from/valid_until"
-    label: str
-    values: tuple[str, ...]
-    sort: str
-
-
-def _dot(iso: str) -> str:
-    return iso.replace("-", ".")
-
-
-def _cn(iso: str) -> str:
-    return cn_date(date.fromisoformat(iso))
-
-
-def _period(start: str, end: str | None, fmt: Callable[[str], str], sep: str) -> str:
-    return f"{fmt(start)}{sep}{'长期' if end is None else fmt(end)}"
+Expected = PrintedField
+"""A signed field as the page prints it (its row label and printed value(s)); each kind names its
+own in ``core/kinds/<kind>.py`` (``printed_fields``)."""
 
 
 def expected_fields(kind: str, data: Mapping[str, Any]) -> tuple[Expected, ...]:
     """The signed fields of a licence that its page prints in the table and that OCR can be held to:
-    names, id numbers and codes, dates. (Addresses, authorities and scopes wrap and are left to the
-    clerk; the issue date is printed under the seal.) Formats follow core.render."""
-    d = data
-    if kind == "id_card":
-        return (
-            Expected("name", "姓名", (d["name"],), NAME),
-            Expected("birth_date", "出生", (_cn(d["birth_date"]),), DATE),
-            Expected("id_number", "公民身份号码", (d["id_number"],), ID_NUMBER),
-            Expected("valid_from/valid_until", "有效期限", (_period(d["valid_from"], d.get("valid_until"), _dot, "-"),), DATE),
-        )
-    if kind == "household_register":
-        members: Sequence[Mapping[str, Any]] = d["members"]
-        head = next(m["name"] for m in members if m["relation"] == HEAD_OF_HOUSEHOLD)
-        return (
-            Expected("members.name", "户主姓名", (head,), NAME),
-            Expected("household_number", "户号", (d["household_number"],), CODE),
-            Expected("members.name", "姓名", tuple(m["name"] for m in members), NAME),
-            Expected("members.birth_date", "出生日期", tuple(_cn(m["birth_date"]) for m in members), DATE),
-            Expected("members.id_number", "公民身份号码", tuple(m["id_number"] for m in members), ID_NUMBER),
-        )
-    if kind == "degree_certificate":
-        return (
-            Expected("name", "姓名", (d["name"],), NAME),
-            Expected("birth_date", "出生日期", (_cn(d["birth_date"]),), DATE),
-            Expected("id_number", "公民身份号码", (d["id_number"],), ID_NUMBER),
-            Expected("conferral_date", "授予日期", (_cn(d["conferral_date"]),), DATE),
-            Expected("certificate_number", "证书编号", (d["certificate_number"],), CODE),
-        )
-    if kind == "driving_licence":
-        return (
-            Expected("licence_number", "证号", (d["licence_number"],), ID_NUMBER),
-            Expected("name", "姓名", (d["name"],), NAME),
-            Expected("birth_date", "出生日期", (d["birth_date"],), DATE),
-            Expected("first_issue_date", "初次领证日期", (d["first_issue_date"],), DATE),
-            Expected("valid_from/valid_until", "有效期限", (_period(d["valid_from"], d.get("valid_until"), str, " 至 "),), DATE),
-            Expected("archive_number", "档案编号", (d["archive_number"],), CODE),
-        )
-    if kind == "business_licence":
-        return (
-            Expected("credit_code", "统一社会信用代码", (d["credit_code"],), CREDIT_CODE),
-            Expected("name", "名称", (d["name"],), ORG_NAME),
-            Expected("legal_representative", "法定代表人", (d["legal_representative"],), NAME),
-            Expected("established_on", "成立日期", (_cn(d["established_on"]),), DATE),
-            Expected("term_from/term_until", "营业期限", (_period(d["term_from"], d.get("term_until"), _cn, " 至 "),), DATE),
-        )
-    return ()
+    names, id numbers and codes, dates (the kind's ``printed_fields``; none for an unknown kind)."""
+    spec = KINDS.get(kind)
+    return () if spec is None else spec.printed_fields(data)
 
 
-PAGE_ROWS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "id_card": (("姓名", "性别", "民族", "出生", "住址", "公民身份号码", "签发机关", "有效期限"),),
-    "household_register": (
-        ("户别", "户主姓名", "户号", "住址", "户口登记机关", "户内人数", "户内成员"),
-        ("姓名", "与户主关系", "性别", "民族", "出生日期", "公民身份号码", "出生地"),
-    ),
-    "degree_certificate": (("姓名", "性别", "出生日期", "公民身份号码", "学位", "学科/专业", "学位授予单位", "授予日期", "证书编号"),),
-    "driving_licence": (
-        ("证号", "姓名", "性别", "国籍", "住址", "出生日期", "初次领证日期", "准驾车型", "有效期限", "档案编号", "发证机关"),
-    ),
-    "business_licence": (
-        ("统一社会信用代码", "名称", "类型", "法定代表人", "注册资本", "成立日期", "营业期限", "住所", "经营范围", "登记机关"),
-    ),
-}
+PAGE_ROWS: dict[str, tuple[tuple[str, ...], ...]] = {name: spec.page_labels for name, spec in KINDS.items()}
 """The row labels of each kind's page layouts, top to bottom, as core.render prints them (a test
-holds the two together): OCR'd labels are matched against all of a page's labels, so that 出生地 is
-not taken for 出生日期, and a label OCR misreads is named by its place between labels it read."""
+holds the two together; each kind's ``page_labels``): OCR'd labels are matched against all of a
+page's labels, so that 出生地 is not taken for 出生日期, and a label OCR misreads is named by its
+place between labels it read."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,10 +19,13 @@ from ..core.checkdigits import credit_code_problem, id_number_problem
 from ..core.kinds import KINDS
 from ..core.masking import mask_number
 from ..core.matters import CODE_PATTERN, Material, Matter
-from ..errors import FieldProblem, InvalidInput, NotAuthorised, NotFound
+from ..errors import FieldProblem, InvalidInput, LicenceError, NotAuthorised, NotFound
+from ..storage import audit as trail
 from ..storage import holders
 from ..storage import matters as store
+from ..storage.db import transaction
 from . import audit, shares, usage
+from .grants import Grant
 from .holders import status_now
 from .platform import utcnow
 from .tokens import Principal
@@ -73,7 +76,9 @@ def load(text: str, *, fmt: str = "json", actor: str) -> LoadResult:
     ]
     result = LoadResult(matters=len(matters), materials=sum(len(m.materials) for m in matters))
     detail = f"{result.matters} matters, {result.materials} materials"
-    store.replace_catalogue(rows, audit.event("matters_load", actor=actor, outcome="ok", detail=detail, now=now))
+    with transaction():  # a window never sees half of an old and half of a new catalogue
+        store.replace_catalogue(rows)
+        trail.append(**audit.event("matters_load", actor=actor, outcome="ok", detail=detail, now=now))
     return result
 
 
@@ -130,7 +135,7 @@ def _representatives(holder: str, now: datetime) -> set[str]:
     """Legal representatives of ``holder`` as a company: the other holders of its business licences in force."""
     out: set[str] = set()
     for lic in holders.licences_of(holder):
-        if lic.kind == "business_licence" and _state((lic.kind, lic.status, lic.expires_at), now) == "valid":
+        if KINDS[lic.kind].names_representatives and _state((lic.kind, lic.status, lic.expires_at), now) == "valid":
             out |= set(holders.holders_of(lic.identifier)) - {holder}
     return out
 
@@ -159,10 +164,22 @@ def materials(
     codes = _share_codes(grants)
     matter = get_matter(code)
     now = now or utcnow()
+    with transaction():  # one use case; a refusal is committed with its records, then raised
+        report = _materials(principal, matter, holder_id, codes, client=client, now=now)
+    if isinstance(report, LicenceError):
+        raise report
+    return report
 
-    found = []
+
+def _materials(
+    principal: Principal, matter: Matter, holder_id: str, codes: list[str], *, client: str | None, now: datetime
+) -> dict[str, Any] | LicenceError:
+    """The answer, recorded, or the refusal, recorded: in the caller's transaction."""
+    found: list[Grant] = []
     for share_code in codes:
-        g = shares.find_active_grant(share_code, principal, client=client, now=now)
+        g = shares.present(share_code, principal, client=client, now=now)
+        if isinstance(g, LicenceError):
+            return g
         if all(g.grant_id != other.grant_id for other in found):
             found.append(g)
 
@@ -182,7 +199,7 @@ def materials(
                 [usage.event(g.licence, ACTION, organisation=principal.department, purpose=f"办理{matter.name}", grant=g.grant_id, outcome="refused", now=now)],
                 [audit.event("denied", actor=principal.actor, outcome="forbidden", licence=g.licence, client=client, detail=f"matter {matter.code}: grant {g.grant_id} is for another holder", now=now)],
             )
-            raise NotAuthorised(f"share code {n} is for a licence of another holder, not the applicant")
+            return NotAuthorised(f"share code {n} is for a licence of another holder, not the applicant")
 
     rows = store.licence_states([g.licence for g in found])
     kinds = {ident: row[0] for ident, row in rows.items()}  # the register's, not the grant's copy
@@ -214,7 +231,7 @@ def materials(
     }
 
 
-def _answer(m: Material, candidates: list[shares.Grant], states: dict[str, str]) -> dict[str, Any]:
+def _answer(m: Material, candidates: list[Grant], states: dict[str, str]) -> dict[str, Any]:
     """One material's answer; ``grant``/``used`` name the grant and licence looked at (not returned)."""
     base = {"id": m.id, "name": m.name, "kind": m.kind, "kind_label": m.kind_label, "required": m.required}
     if m.kind is None:

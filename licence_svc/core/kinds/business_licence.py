@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .common import SAMR_CODE, cn, period
-from .spec import FieldSpec, KindSpec, Page, Row
+from .spec import CREDIT_CODE, DATE, NAME, ORG_NAME, FieldSpec, KindSpec, Page, PrintedField, Row
 
 
 class BusinessLicence(KindSpec):
@@ -30,6 +30,16 @@ class BusinessLicence(KindSpec):
             Row(lab("registration_authority").label, d["registration_authority"], shrinkable=True),
         )
         return (Page(self.title(d), rows),)
+
+    def printed_fields(self, data: Mapping[str, Any]) -> tuple[PrintedField, ...]:
+        d = data
+        return (
+            PrintedField("credit_code", "统一社会信用代码", (d["credit_code"],), CREDIT_CODE),
+            PrintedField("name", "名称", (d["name"],), ORG_NAME),
+            PrintedField("legal_representative", "法定代表人", (d["legal_representative"],), NAME),
+            PrintedField("established_on", "成立日期", (cn(d["established_on"]),), DATE),
+            PrintedField("term_from/term_until", "营业期限", (period(d["term_from"], d.get("term_until"), cn, " 至 "),), DATE),
+        )
 
 
 KIND = BusinessLicence(
@@ -57,4 +67,9 @@ KIND = BusinessLicence(
     accent="#9a3412",
     key_fields=("credit_code",),
     date_order=("established_on", "term_from", "term_until"),
+    start_field="term_from",
+    page_labels=(
+        ("统一社会信用代码", "名称", "类型", "法定代表人", "注册资本", "成立日期", "营业期限", "住所", "经营范围", "登记机关"),
+    ),
+    names_representatives=True,
 )

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from .common import ID_NUMBER, MOE_CODE, PERSON_NAME, SEX, cn
-from .spec import FieldSpec, KindSpec, Page, Row
+from .spec import CODE, DATE, ID_NUMBER as ID_NUMBER_SORT, NAME, FieldSpec, KindSpec, Page, PrintedField, Row
 
 DEGREES = ("学士", "硕士", "博士")
 
@@ -36,6 +36,16 @@ class DegreeCertificate(KindSpec):
             Row(lab("certificate_number").label, d["certificate_number"], 13),
         )
         return (Page(self.title(d), rows, intro=intro, intro_size=13),)
+
+    def printed_fields(self, data: Mapping[str, Any]) -> tuple[PrintedField, ...]:
+        d = data
+        return (
+            PrintedField("name", "姓名", (d["name"],), NAME),
+            PrintedField("birth_date", "出生日期", (cn(d["birth_date"]),), DATE),
+            PrintedField("id_number", "公民身份号码", (d["id_number"],), ID_NUMBER_SORT),
+            PrintedField("conferral_date", "授予日期", (cn(d["conferral_date"]),), DATE),
+            PrintedField("certificate_number", "证书编号", (d["certificate_number"],), CODE),
+        )
 
 
 def degree_law(conferral_iso: str) -> str:
@@ -66,4 +76,6 @@ KIND = DegreeCertificate(
     key_fields=("id_number",),
     identity_field="id_number",
     date_order=("birth_date", "conferral_date"),
+    start_field="conferral_date",
+    page_labels=(("姓名", "性别", "出生日期", "公民身份号码", "学位", "学科/专业", "学位授予单位", "授予日期", "证书编号"),),
 )

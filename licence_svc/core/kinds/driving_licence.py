@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .common import ADDRESS, MPS_CODE, PERSON_NAME, SEX, period
-from .spec import FieldCheck, FieldSpec, KindSpec, Page, RecordChecker, Row
+from .spec import CODE, DATE, ID_NUMBER, NAME, FieldCheck, FieldSpec, KindSpec, Page, PrintedField, RecordChecker, Row
 
 VEHICLE_CLASSES = ("A1", "A2", "A3", "B1", "B2", "C1", "C2", "C3", "C4", "C5", "C6", "D", "E", "F", "M", "N", "P")
 VEHICLE_CLASS_PATTERN = re.compile("|".join(sorted(VEHICLE_CLASSES, key=len, reverse=True)))
@@ -64,6 +64,17 @@ class DrivingLicence(KindSpec):
         )
         return (Page(self.title(d), rows),)
 
+    def printed_fields(self, data: Mapping[str, Any]) -> tuple[PrintedField, ...]:
+        d = data
+        return (
+            PrintedField("licence_number", "证号", (d["licence_number"],), ID_NUMBER),
+            PrintedField("name", "姓名", (d["name"],), NAME),
+            PrintedField("birth_date", "出生日期", (d["birth_date"],), DATE),
+            PrintedField("first_issue_date", "初次领证日期", (d["first_issue_date"],), DATE),
+            PrintedField("valid_from/valid_until", "有效期限", (period(d["valid_from"], d.get("valid_until"), str, " 至 "),), DATE),
+            PrintedField("archive_number", "档案编号", (d["archive_number"],), CODE),
+        )
+
 
 KIND = DrivingLicence(
     "driving_licence",
@@ -90,4 +101,8 @@ KIND = DrivingLicence(
     key_fields=("licence_number",),
     identity_field="licence_number",
     date_order=("birth_date", "first_issue_date", "valid_from", "valid_until"),
+    start_field="valid_from",
+    page_labels=(
+        ("证号", "姓名", "性别", "国籍", "住址", "出生日期", "初次领证日期", "准驾车型", "有效期限", "档案编号", "发证机关"),
+    ),
 )

@@ -4,13 +4,13 @@ as a JSON column."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ...errors import InvalidInput
 from ..strictjson import JsonRefused, parse_json
 from .common import ETHNICITY, ID_NUMBER, MPS_CODE, PERSON_NAME, SEX, cn
-from .spec import FieldCheck, FieldSpec, KindSpec, Page, RecordChecker, Row
+from .spec import CODE, DATE, ID_NUMBER as ID_NUMBER_SORT, NAME, FieldCheck, FieldSpec, KindSpec, Page, PrintedField, RecordChecker, Row
 
 HOUSEHOLD_TYPES = ("家庭户", "集体户")
 HEAD_OF_HOUSEHOLD = "户主"
@@ -23,6 +23,16 @@ class HouseholdRegister(KindSpec):
 
     def holder_name(self, data: Mapping[str, Any]) -> str:
         return next(str(m["name"]) for m in data["members"] if m["relation"] == HEAD_OF_HOUSEHOLD)
+
+    def claim_subject(self, stored: Mapping[str, Any], holder: str, fold: Callable[[str], str]) -> dict[str, Any]:
+        """The household's fields and those of the member who is ``holder`` (another member's never)."""
+        out = {k: v for k, v in stored.items() if k != "members"}
+        wanted = fold(holder)
+        for member in stored.get("members") or ():
+            if isinstance(member, Mapping) and fold(str(member.get("id_number", ""))) == wanted:
+                out.update(member)
+                break
+        return out
 
     def value_check(self, field_type: str) -> FieldCheck | None:
         return self.members if field_type == "members" else None
@@ -80,6 +90,17 @@ class HouseholdRegister(KindSpec):
             pages.append(Page("常住人口登记卡", rows, header=title, intro=intro, intro_size=11))
         return tuple(pages)
 
+    def printed_fields(self, data: Mapping[str, Any]) -> tuple[PrintedField, ...]:
+        d = data
+        members: Sequence[Mapping[str, Any]] = d["members"]
+        return (
+            PrintedField("members.name", "户主姓名", (self.holder_name(d),), NAME),
+            PrintedField("household_number", "户号", (d["household_number"],), CODE),
+            PrintedField("members.name", "姓名", tuple(m["name"] for m in members), NAME),
+            PrintedField("members.birth_date", "出生日期", tuple(cn(m["birth_date"]) for m in members), DATE),
+            PrintedField("members.id_number", "公民身份号码", tuple(m["id_number"] for m in members), ID_NUMBER_SORT),
+        )
+
     def csv_cell(self, name: str, text: str) -> Any:
         """The members (a list) travel as a JSON column."""
         if name == "members" and text != "":
@@ -116,4 +137,8 @@ KIND = HouseholdRegister(
     accent="#7b2d26",
     issue_label="签发日期",
     key_fields=("members.0.id_number",),
+    page_labels=(
+        ("户别", "户主姓名", "户号", "住址", "户口登记机关", "户内人数", "户内成员"),
+        ("姓名", "与户主关系", "性别", "民族", "出生日期", "公民身份号码", "出生地"),
+    ),
 )

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .common import ADDRESS, BIRTH, ETHNICITY, ID_NUMBER, MPS_CODE, PERSON_NAME, SEX, cn, dot, period
-from .spec import FieldSpec, KindSpec, Page, Row
+from .spec import DATE, ID_NUMBER as ID_NUMBER_SORT, NAME, FieldSpec, KindSpec, Page, PrintedField, Row
 
 
 class IdCard(KindSpec):
@@ -25,6 +25,15 @@ class IdCard(KindSpec):
             Row("有效期限", period(d["valid_from"], d.get("valid_until"), dot, "-")),
         )
         return (Page(self.title(d), rows, photo=photo, photo_rows=4 if photo else 0),)
+
+    def printed_fields(self, data: Mapping[str, Any]) -> tuple[PrintedField, ...]:
+        d = data
+        return (
+            PrintedField("name", "姓名", (d["name"],), NAME),
+            PrintedField("birth_date", "出生", (cn(d["birth_date"]),), DATE),
+            PrintedField("id_number", "公民身份号码", (d["id_number"],), ID_NUMBER_SORT),
+            PrintedField("valid_from/valid_until", "有效期限", (period(d["valid_from"], d.get("valid_until"), dot, "-"),), DATE),
+        )
 
 
 KIND = IdCard(
@@ -51,4 +60,6 @@ KIND = IdCard(
     key_fields=("id_number",),
     identity_field="id_number",
     date_order=("birth_date", "valid_from", "valid_until"),
+    start_field="valid_from",
+    page_labels=(("姓名", "性别", "民族", "出生", "住址", "公民身份号码", "签发机关", "有效期限"),),
 )

@@ -68,6 +68,22 @@ class Page:
     photo_rows: int = 0  # the photo sits right of this many first rows
 
 
+NAME, ORG_NAME, ID_NUMBER, CREDIT_CODE, CODE, DATE = "name", "org_name", "id_number", "credit_code", "code", "date"
+"""Sorts of printed value a picture check compares (:attr:`PrintedField.sort`); core.printedtext has
+the rule for *same* and *different* of each."""
+
+
+@dataclass(frozen=True)
+class PrintedField:
+    """A signed field as the page prints it: its row label and the printed value. ``values`` holds
+    several when the label repeats on several pages (a household member page shows one member)."""
+
+    field: str  # the data field (or fields, for a period): "name", "id_number", "valid_from/valid_until"
+    label: str
+    values: tuple[str, ...]
+    sort: str
+
+
 @dataclass(frozen=True)
 class KindSpec:
     """Everything the platform knows about one licence kind.
@@ -89,6 +105,9 @@ class KindSpec:
     key_fields: tuple[str, ...] = ()  # uniqueness rule: dotted paths naming "the same licence" in a bulk import
     identity_field: str | None = None  # a GB 11643 number whose birth date and sex the record must agree with
     date_order: tuple[str, ...] = ()  # dates that must not go backwards, in this order
+    start_field: str | None = None  # the date the validity period starts on (a field check's "valid on")
+    page_labels: tuple[tuple[str, ...], ...] = ()  # the row labels of each page layout, as pages() prints them
+    names_representatives: bool = False  # an organisation's licence: its other holders are its legal representatives
 
     def field(self, name: str) -> FieldSpec:
         for f in self.fields:
@@ -126,11 +145,22 @@ class KindSpec:
             checker.person(record, prefix, self.identity_field)
         checker.order(record, prefix, *self.date_order)
 
+    def claim_subject(self, stored: Mapping[str, Any], holder: str, fold: Callable[[str], str]) -> dict[str, Any]:
+        """The stored values a field-match claim about ``holder`` is compared with: the whole record.
+        ``fold`` turns an identifier into to its comparable form (so holder numbers compare as codes)."""
+        return dict(stored)
+
     # -- the page --------------------------------------------------------------------------------
 
     def pages(self, data: Mapping[str, Any]) -> tuple[Page, ...]:
         """The pages of the document, top to bottom; ``data`` is normalised by ``validate``."""
         raise ValueError(f"no page layout for kind {self.name!r}")
+
+    def printed_fields(self, data: Mapping[str, Any]) -> tuple[PrintedField, ...]:
+        """The signed fields the page prints in its table that OCR can be held to: names, id numbers
+        and codes, dates, as :meth:`pages` prints them (addresses, authorities and scopes wrap and are
+        left to the clerk; the issue date is printed under the seal). None by default."""
+        return ()
 
     # -- bulk import -----------------------------------------------------------------------------
 
