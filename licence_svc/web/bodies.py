@@ -132,10 +132,16 @@ class BodySchemas:
 
     def problems(self, rule: str, method: str, body: Any, checked_by_service: Sequence[str] = ()) -> list[FieldProblem]:
         """What is wrong with ``body`` for the operation of ``method`` on the URL ``rule``, each
-        problem once, in the schema's order; KeyError when the operation declares no JSON body."""
+        field once (its reasons joined), in the schema's order; KeyError when the operation declares no JSON body."""
         validator = self._validators[(openapi_path(rule), method)]
-        found = _problems(validator.iter_errors(body), tuple(checked_by_service))
-        return list(dict.fromkeys(found))
+        by_field: dict[str, list[str]] = {}
+        for p in _problems(validator.iter_errors(body), tuple(checked_by_service)):
+            reasons = by_field.setdefault(p.field, [])
+            if p.reason not in reasons:
+                reasons.append(p.reason)
+        # One problem per field: a number where a listed word is wanted breaks both the type and
+        # the list, and the caller has one thing to fix.
+        return [FieldProblem(field, "; ".join(reasons)) for field, reasons in by_field.items()]
 
 
 # ---- jsonschema errors to {field, reason} --------------------------------------------------------
