@@ -11,14 +11,12 @@ from datetime import datetime
 from ..core.masking import mask_number
 from ..core.verify import CopyRecordView, RecordView, Report, StatusSource, verify_qr
 from ..storage.copies import redemption_with_grant
-from ..storage.licences import find_licence_for_verification
+from ..storage.licences import LicenceRecord, VerifiableLicence, find_licence_for_verification
 from .platform import Platform
 
 
-def lookup_record(identifier: str) -> RecordView | None:
-    row = find_licence_for_verification(identifier)
-    if row is None:
-        return None
+def record_view(row: LicenceRecord | VerifiableLicence) -> RecordView:
+    """What the verification pipeline may know of a register entry: no personal data in clear."""
     return RecordView(
         identifier=row.identifier,
         status=row.status,
@@ -30,6 +28,21 @@ def lookup_record(identifier: str) -> RecordView | None:
         superseded_by=row.superseded_by,
         kid=row.kid,
     )
+
+
+def lookup_record(identifier: str) -> RecordView | None:
+    row = find_licence_for_verification(identifier)
+    return None if row is None else record_view(row)
+
+
+def register_holding(row: LicenceRecord) -> StatusSource:
+    """The register, answering for the licence already read as ``row`` without reading it again."""
+    held = record_view(row)
+
+    def lookup(identifier: str) -> RecordView | None:
+        return held if identifier == row.identifier else lookup_record(identifier)
+
+    return StatusSource(lookup=lookup, copy_lookup=lookup_copy)
 
 
 def lookup_copy(redemption_id: str) -> CopyRecordView | None:

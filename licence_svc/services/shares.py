@@ -22,7 +22,7 @@ from typing import Any
 from ..core.kinds import KINDS
 from ..core.masking import mask_number
 from ..core.signeddoc import sign_document
-from ..core.verify import VERDICT_LABELS, RecordView, StatusSource
+from ..core.verify import VERDICT_LABELS
 from ..errors import FieldProblem, Gone, InvalidInput, LicenceError, NotAuthorised, NotFound, RateLimited, Unavailable
 from ..storage import departments, holders
 from ..storage import shares as store
@@ -38,7 +38,7 @@ from .grants import Grant as Grant
 from .grants import grant_of
 from .grants import grants_of as grants_of
 from .holders import actor_of
-from .online import lookup_copy, lookup_record
+from .online import register_holding
 from .platform import Platform, as_utc, utcnow
 from .tokens import Principal
 from .usage import MAX_PURPOSE
@@ -281,26 +281,6 @@ def copy_url(redemption_id: str) -> str:
     return f"/api/v1/shares/redemptions/{redemption_id}/pdf"
 
 
-def _register_with(row: LicenceRecord) -> StatusSource:
-    """The register, answering for the licence already read from ``row`` without reading it again."""
-    held = RecordView(
-        identifier=row.identifier,
-        status=row.status,
-        data_digest=row.data_digest,
-        qr_text=row.qr_text,
-        pdf_sha256=row.pdf_sha256,
-        status_category=row.status_category,
-        holder_id_masked=mask_number(row.holder),
-        superseded_by=row.superseded_by,
-        kid=row.kid,
-    )
-
-    def lookup(identifier: str) -> RecordView | None:
-        return held if identifier == row.identifier else lookup_record(identifier)
-
-    return StatusSource(lookup=lookup, copy_lookup=lookup_copy)
-
-
 def redeem(platform: Platform, principal: Principal, code: str, *, client: str | None = None, now: datetime | None = None) -> dict[str, Any]:
     """What the grant behind ``code`` allows this department: the licence's verification from the
     register; its data (scope data or pdf); an annotated copy (加注件, scope pdf, only while the
@@ -312,7 +292,7 @@ def redeem(platform: Platform, principal: Principal, code: str, *, client: str |
     now = as_utc(now or utcnow())
     grant = find_active_grant(code, principal, client=client, now=now)
     row = get_licence(grant.licence)  # the one read of the licence: verified, copied and answered from it
-    report = check_qr_with(row.qr_text, platform.trust_store(), _register_with(row), now=now)
+    report = check_qr_with(row.qr_text, platform.trust_store(), register_holding(row), now=now)
     seen = report.licence or {}
     department = {"code": principal.department, "name": departments.department_name(principal.department)}
     licence = {
