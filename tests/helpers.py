@@ -1,15 +1,19 @@
 """Helpers shared by the tests: the sample records; fresh valid id numbers, credit codes and client
-addresses; a scratch platform environment of its own; and the PDF tamper and forgery helpers of the
-tamper twins (find the signed byte range and a stream's data, change one byte, and re-make a licence
-the way a forger with pyhanko alone would)."""
+addresses; the command line run in this process or in a real one; a scratch platform environment of
+its own; and the PDF tamper and forgery helpers of the tamper twins (find the signed byte range and
+a stream's data, change one byte, and re-make a licence the way a forger with pyhanko alone would)."""
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 import secrets
+import subprocess
+import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -76,6 +80,62 @@ def client_address() -> str:
     return f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
 
 
+# -- the command line, in this process or in a real one -------------------------------------------
+
+# What the CLI reads from the environment: these and every LICENCE_* variable.
+CLI_ENV_NAMES = ("DATABASE_URL",)
+PYHANKO_LOGGERS = ("pyhanko", "pyhanko_certvalidator")
+
+
+def _is_cli_setting(name: str) -> bool:
+    return name.startswith("LICENCE_") or name in CLI_ENV_NAMES
+
+
+def cli_in_process(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``cli.py *args`` in this process with click's CliRunner, as a subprocess would run it with
+    ``env``'s LICENCE_* and DATABASE_URL and no others: the same exit code, stdout and stderr (an
+    uncaught exception's traceback included), at none of a process's start-up cost (pyhanko, fonts).
+
+    Nothing leaks into the next invocation or the test: the environment is the runner's for the
+    call only, and the database the command opened, the logging it configured and the pyhanko
+    loggers it quietened are put back as they were."""
+    from click.testing import CliRunner
+
+    from licence_svc.cli import main
+    from licence_svc.storage import db
+
+    call_env: dict[str, str | None] = {name: None for name in os.environ if _is_cli_setting(name)}  # None: unset
+    call_env.update({k: v for k, v in env.items() if _is_cli_setting(k)})
+    bound = db.database.obj
+    root = logging.getLogger()
+    root_state = (list(root.handlers), root.level)
+    levels = {name: logging.getLogger(name).level for name in PYHANKO_LOGGERS}
+    try:
+        result = CliRunner().invoke(main, list(args), env=call_env, catch_exceptions=True, prog_name="cli.py")
+    finally:
+        opened = db.database.obj
+        if opened is not bound and opened is not None:
+            opened.close()
+        if bound is not None:
+            db.database.initialize(bound)
+        root.handlers[:] = root_state[0]
+        root.setLevel(root_state[1])
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit) and result.exc_info:
+        stderr += "".join(traceback.format_exception(*result.exc_info))  # what the interpreter prints
+    return subprocess.CompletedProcess(["cli.py", *args], result.exit_code, result.stdout, stderr)
+
+
+def cli_subprocess(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real ``python cli.py *args`` with this process's environment, its LICENCE_* and
+    DATABASE_URL replaced by ``env``'s: for what only a process shows (its exit status, kill -9)."""
+    full_env = {k: v for k, v in os.environ.items() if not _is_cli_setting(k)}
+    full_env.update(env)
+    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], capture_output=True, text=True, env=full_env, cwd=ROOT, timeout=timeout)
+
+
 # -- a platform of a test's own -------------------------------------------------------------------
 
 
@@ -97,7 +157,7 @@ def scratch_env(tmp: Path, prefix: str) -> Iterator[Scratch]:
     session_url = os.environ.get("DATABASE_URL", "")
     sqlite_file = pg_name = pg_admin_url = None
     if session_url.startswith("postgres"):
-        import psycopg2
+        import psycopg2  # type: ignore[import-untyped]
 
         pg_name, pg_admin_url = f"{prefix}_{secrets.token_hex(6)}", session_url
         url = urlunsplit(urlsplit(session_url)._replace(path=f"/{pg_name}"))

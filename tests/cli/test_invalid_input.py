@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,8 +65,8 @@ class Refusal:
 
 @pytest.fixture(scope="module")
 def refusals(run_cli: Callable[..., subprocess.CompletedProcess[str]], platform: Any, departments: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Every case run through `python cli.py issue` (side by side: start-up dominates), with the
-    register and PDF store footprint before and after the whole batch."""
+    """Every case run through `cli.py issue`, with the register and PDF store footprint before and
+    after the whole batch."""
     base = tmp_path_factory.mktemp("refusals")
     commands = []
     for case, kind, dept_kind, change, *_ in CASES:
@@ -84,8 +83,7 @@ def refusals(run_cli: Callable[..., subprocess.CompletedProcess[str]], platform:
         out = folder / "out.pdf"
         commands.append((case, folder, out, ("issue", "--kind", kind, "--data", str(data_file), "--department", departments[dept_kind], "--out", str(out))))
     before = _footprint(platform)
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        procs = list(pool.map(lambda args: run_cli(*args), [c[3] for c in commands]))
+    procs = [run_cli(*c[3]) for c in commands]
     after = _footprint(platform)
     results = {case: Refusal(proc, folder, out) for (case, folder, out, _), proc in zip(commands, procs)}
     return {"before": before, "after": after, "results": results}

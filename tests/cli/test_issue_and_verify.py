@@ -11,7 +11,6 @@ import random
 import re
 import subprocess
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -125,11 +124,10 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def cli_many(run_cli: Callable[..., subprocess.CompletedProcess[str]]) -> Callable[..., list[subprocess.CompletedProcess[str]]]:
-    """Run several independent `python cli.py` commands side by side (start-up dominates their cost)."""
+    """Run several independent `cli.py` commands, one after the other (in-process runs share sys.stdout)."""
 
     def run(*commands: tuple[str, ...]) -> list[subprocess.CompletedProcess[str]]:
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            return list(pool.map(lambda args: run_cli(*args), commands))
+        return [run_cli(*args) for args in commands]
 
     return run
 

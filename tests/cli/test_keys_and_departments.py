@@ -8,7 +8,6 @@ import os
 import sqlite3
 import stat
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from licence_svc.errors import ConfigurationError, InsecureKeyFile
-from tests.helpers import ROOT
+from tests.helpers import ROOT, cli_in_process
 
 PASSPHRASE = "证照-test-passphrase"
 
@@ -135,12 +134,15 @@ def test_export_root_prints_the_root_pem(run_cli: Callable[..., Any], keys_dir: 
     assert "PRIVATE KEY" not in proc.stdout
 
 
-def test_departments_json_lists_the_demo_departments(run_cli: Callable[..., Any]) -> None:
+def test_departments_json_lists_the_demo_departments(run_cli: Callable[..., Any], platform: Any) -> None:
+    """The demo departments are the ones `init --demo` announced with a token; other departments
+    (an operator's, or another test's) may be listed beside them."""
     proc = run_cli("departments", "--json")
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
-    demo = [r for r in rows if "演示" in r["name"]]
-    assert len(demo) == 4  # three issuing departments and one service window
+    demo = [r for r in rows if r["code"] in platform.demo_tokens]
+    assert len(demo) == len(platform.demo_tokens) == 4  # three issuing departments and one service window
+    assert all("演示" in r["name"] for r in demo)
     (window,) = [r for r in demo if "综合窗口" in r["name"]]
     assert window["kinds"] == []  # a window issues nothing
     for row in rows:
@@ -159,17 +161,18 @@ def test_reference_gb32100_agrees_on_a_published_code() -> None:
 
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    """`cli.py *args` (in this process) on the platform of ``env``, not the session's."""
+    return cli_in_process(*args, env=env)
 
 
 def _env(base: Path, *, passphrase: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LICENCE_") and k != "DATABASE_URL"}
-    env.update(
-        LICENCE_DATA_DIR=str(base / "var"),
-        LICENCE_KEYS_DIR=str(base / "keys"),
-        DATABASE_URL=f"sqlite:///{base / 'var' / 'sealed.db'}",
-        LICENCE_BASE_URL="http://127.0.0.1:8000",
-    )
+    """LICENCE_* and DATABASE_URL of a platform under ``base`` (nothing of the session's)."""
+    env = {
+        "LICENCE_DATA_DIR": str(base / "var"),
+        "LICENCE_KEYS_DIR": str(base / "keys"),
+        "DATABASE_URL": f"sqlite:///{base / 'var' / 'sealed.db'}",
+        "LICENCE_BASE_URL": "http://127.0.0.1:8000",
+    }
     if passphrase is not None:
         env["LICENCE_KEY_PASSPHRASE"] = passphrase
     return env
@@ -192,7 +195,7 @@ def sealed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def sealed_police(sealed: Path) -> str:
     proc = _run(_env(sealed, passphrase=PASSPHRASE), "departments", "--json")
-    return next(r["code"] for r in json.loads(proc.stdout) if "id_card" in r["kinds"])
+    return str(next(r["code"] for r in json.loads(proc.stdout) if "id_card" in r["kinds"]))
 
 
 def test_passphrase_encrypts_every_private_key(sealed: Path) -> None:

@@ -119,9 +119,19 @@ def _cpu_used() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _address_space() -> int:
+    """Bytes of address space this process has mapped now (/proc/self/statm: its size in pages)."""
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[0]) * resource.getpagesize()
+
+
 def _child(conn: Connection, target: Callable[[Any], Outcome], memory: int, cpu: int) -> None:
     quiet_pyhanko()
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    # ``memory`` more than the parent had mapped when it forked us: a forked child inherits the
+    # test session's address space, which grows with every module run before this one (threads,
+    # browsers, caches), so an absolute limit left a late child no room at all.
+    limit = _address_space() + memory
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the parent, which ends us
     while True:
@@ -139,7 +149,7 @@ def _child(conn: Connection, target: Callable[[Any], Outcome], memory: int, cpu:
 
 class Sandbox:
     """A forked child that applies ``target`` to each item sent, under an address-space limit
-    (``memory`` bytes), a CPU limit (``cpu`` seconds) and a wall-clock ``timeout`` per item. ``target`` is inherited
+    (``memory`` bytes beyond what it inherited), a CPU limit (``cpu`` seconds) and a wall-clock ``timeout`` per item. ``target`` is inherited
     through fork, so it may close over anything (a trust store, keys).
 
     :meth:`run` returns the item's :class:`Outcome`; an overrun item gives ``hang`` (the child is

@@ -393,6 +393,7 @@ def test_licence_data_is_left_to_the_kind_s_own_validation(client: Any, contract
     assert {(e["field"], e["reason"]) for e in problem["errors"]} >= {("data.id_number", "check digit mismatch"), ("data.nickname", "unknown field")}
 
 
+@pytest.mark.summary  # runs after the other tests of this module, whatever the order (tests/conftest.py)
 def test_every_documented_error_status_was_seen(contract: Contract) -> None:
     """Runs last in this module: the statuses above exercise the documented ones that can be provoked."""
     statuses = {s for _m, _p, s in contract.seen}

@@ -12,7 +12,6 @@ import json
 import re
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 import pytest
 
 from licence_svc.core.audit import GENESIS, event_hash
-from tests.helpers import ROOT, SAMPLES, load_sample, scratch_env
+from tests.helpers import SAMPLES, cli_in_process, load_sample, scratch_env
 
 TABLES = {
     "auditevent": ("seq", "at", "actor", "action", "licence", "client", "outcome", "detail", "prev_hash", "hash"),
@@ -43,9 +42,7 @@ class Trail:
     checkpointed: dict[str, list[tuple[Any, ...]]] | None = None  # ... and with one at its head
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, str(ROOT / "cli.py"), *args], capture_output=True, text=True, env=self.env, cwd=ROOT, timeout=180
-        )
+        return cli_in_process(*args, env=self.env)  # `python cli.py ...` on this platform, without a process's start-up
 
     def connect(self) -> Any:
         if self.url.startswith("sqlite:///"):

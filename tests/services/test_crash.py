@@ -70,7 +70,7 @@ def install(point):
     if point == "before_rename":
         os.replace = lambda src, dst: die("tmp", src)
     elif point == "after_pdf_put":
-        issuing.insert_licence = lambda fields, **kw: die("orphan", fields["identifier"])
+        issuing.insert_licence = lambda record: die("orphan", record.identifier)
     elif point == "inside_transaction":
         append = storage_audit.append
         def append_then_die(**event):
