@@ -16,7 +16,7 @@ from ..storage import db
 from ..storage.batches import BatchRecord, add_batch, find_batch, update_batch
 from ..storage.db import transaction
 from . import bulk
-from .platform import Platform, utcnow
+from .platform import Platform, as_utc, utcnow
 from .tokens import Principal
 
 log = logging.getLogger(__name__)
@@ -122,6 +122,6 @@ def batch_report(principal: Principal, batch_id: str) -> dict[str, Any]:
         "done": row.issued + row.skipped + row.rejected,
         "message": row.message,
         "errors": errors,
-        "created_at": row.created_at.isoformat(),
-        "updated_at": row.updated_at.isoformat(),
+        "created_at": as_utc(row.created_at).isoformat(),
+        "updated_at": as_utc(row.updated_at).isoformat(),
     }

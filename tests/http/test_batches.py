@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -107,6 +107,8 @@ def test_post_is_accepted_with_a_batch_id_and_location(submitted: dict[str, Any]
     assert resp.headers["Location"] == f"{API}/{accepted['batch_id']}"
     assert accepted["kind"] == "id_card" and accepted["total"] == 10
     assert accepted["status"] in ("queued", "running", "done")
+    for field in ("created_at", "updated_at"):  # an RFC 3339 date-time carries its offset, on PostgreSQL too
+        assert datetime.fromisoformat(accepted[field]).utcoffset() is not None, accepted[field]
 
 
 def test_progress_then_done_with_counts_and_error_rows(submitted: dict[str, Any]) -> None:
