@@ -427,7 +427,7 @@ ROWS_PER_ROUND = 60
 def test_kill_minus_9_at_a_random_moment_then_rerun_issues_what_is_missing_and_duplicates_nothing(own_platform: OwnPlatform, tmp_path: Path) -> None:
     seed = int(os.environ.get("BULK_KILL_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
-    delays = [rng.uniform(2.0, 7.0), rng.uniform(7.0, 15.0)]
+    delays = [rng.uniform(1.0, 4.0), rng.uniform(4.0, 9.0)]
     rng.shuffle(delays)
     for round_no, delay in enumerate(delays, start=1):
         where = f"seed {seed}, round {round_no}, delay {delay:.1f}s"

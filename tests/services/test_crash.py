@@ -35,12 +35,12 @@ from licence_svc.storage.models import AuditEvent, Licence
 from tests.helpers import ROOT
 
 KINDS = ("id_card", "household_register", "degree_certificate", "driving_licence", "business_licence")
-ROUNDS = 10
+ROUNDS = 6
 TIMEOUT = 240.0
 
 # A warm process (fonts loaded, signers built, no database connection open) forks issuers and
 # SIGKILLs them. argv: departments (JSON kind → code), then "random <rounds> <seed>" (each child
-# issues in a tight loop and is killed after 0.05-1.5 s) or "points" (each child kills itself at
+# issues in a tight loop and is killed after 0.05-1.0 s) or "points" (each child kills itself at
 # one exact point of issue()). Children print "issued <id>", and at their point "tmp <path>",
 # "orphan <id>", "uncommitted <id>" or "committed"; the parent prints "<round or point> killed <signal>".
 CRASHER = r"""
@@ -97,7 +97,7 @@ if mode == "random":
     rounds, rng = int(sys.argv[3]), random.Random(int(sys.argv[4]))
     for n in range(rounds):
         pid = child(lambda: [one(k) for k in itertools.cycle(departments)])
-        delay = rng.uniform(0.05, 1.5)
+        delay = rng.uniform(0.05, 1.0)
         time.sleep(delay)
         os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
