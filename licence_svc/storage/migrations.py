@@ -6,7 +6,7 @@ missing ones in order, one transaction each.
 
 Each step is frozen in time: the tables and columns as they were when that change was made, never
 the current models, which move on. A column added to ``models.py`` needs a new step at the end of
-``STEPS``; tests/storage/test_schema_upgrade.py fails until the migrated schema equals the models'.
+``STEPS``; tests/storage/test_migrations.py fails until the migrated schema equals the models'.
 
 Every step also tolerates finding its change already made, because a register from before
 versioning (tables but no ``schema_version``) is brought up to date by running every step: each

@@ -1,7 +1,7 @@
 """The real entry point in a process of its own, `python cli.py ...`: every documented exit code
 once, with the same answer as the in-process runner every other CLI test uses (what only a real
-process shows, its exit status, is checked here; kill -9 is in tests/services/test_crash.py and
-tests/services/test_bulk_import.py)."""
+process shows, its exit status, is checked here; kill -9 is in tests/services/test_issuing_crash.py and
+tests/services/test_bulk.py)."""
 
 from __future__ import annotations
 

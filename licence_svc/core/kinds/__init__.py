@@ -23,10 +23,10 @@ Adding a kind:
    what of it OCR is held to; ``page_labels`` as ``pages`` prints them; an unused ``cbor_code``;
    ``key_fields``; ``start_field`` when it has a validity period);
 2. ``<name>`` added to :data:`~.registry.KIND_MODULES` (the one line that registers it);
-3. its valid sample ``samples/<name>.json`` and its test vectors in ``tests/core/test_kind_vectors.py``
+3. its valid sample ``samples/<name>.json`` and its test vectors in ``tests/core/kinds/test_vectors.py``
    (the sample validates and renders; an invalid value, with the field and reason the validator names).
 
-``tests/core/test_kind_registry.py`` fails until every registered kind has all of these.
+``tests/core/kinds/test_registry.py`` fails until every registered kind has all of these.
 """
 
 from __future__ import annotations

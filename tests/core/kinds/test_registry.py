@@ -15,7 +15,7 @@ import licence_svc
 from licence_svc.core import kinds as kinds_package
 from licence_svc.core.kinds import KIND_MODULES, KINDS, KINDS_BY_CBOR, KindSpec, validate
 from licence_svc.core.kinds.spec import CODE, CREDIT_CODE, DATE, ID_NUMBER, NAME, ORG_NAME, _at
-from tests.core.test_kind_vectors import VECTORS
+from tests.core.kinds.test_vectors import VECTORS
 from tests.helpers import SAMPLES, load_sample
 
 SHARED_MODULES = {"spec", "common", "validation", "registry"}
@@ -76,7 +76,7 @@ def test_a_kind_declares_what_its_page_prints_and_how_it_is_checked(kind: str) -
 @pytest.mark.parametrize("kind", KIND_MODULES)
 def test_a_kind_has_its_sample_and_test_vectors(kind: str) -> None:
     assert (SAMPLES / f"{kind}.json").is_file()
-    assert VECTORS.get(kind), f"tests/core/test_kind_vectors.py: VECTORS[{kind!r}] needs at least one invalid value"
+    assert VECTORS.get(kind), f"tests/core/kinds/test_vectors.py: VECTORS[{kind!r}] needs at least one invalid value"
 
 
 def test_an_unknown_layout_is_refused() -> None:
