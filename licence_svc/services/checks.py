@@ -292,7 +292,7 @@ def list_check_scopes(department: str | None = None) -> list[dict[str, Any]]:
             "department": r.department,
             "kind": r.kind,
             "kind_label": KINDS[r.kind].label if r.kind in KINDS else r.kind,
-            "created_at": r.created_at.isoformat() if hasattr(r.created_at, "isoformat") else str(r.created_at),
+            "created_at": r.created_at.isoformat(),
         }
         for r in store.scopes(department.strip().upper() if department else None)
     ]

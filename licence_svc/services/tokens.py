@@ -109,7 +109,7 @@ def list_tokens(department: str | None = None) -> list[dict[str, object]]:
             "kinds": list(t.kinds),
             "scopes": list(t.scopes),
             "label": t.label,
-            "created_at": t.created_at.isoformat() if hasattr(t.created_at, "isoformat") else str(t.created_at),
+            "created_at": t.created_at.isoformat(),
             "expires_at": t.expires_at.isoformat() if t.expires_at else None,
             "revoked": t.revoked_at is not None,
         }

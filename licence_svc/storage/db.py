@@ -69,6 +69,10 @@ def open_database(url: str) -> peewee.Database:
             str(path),
             pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000, "synchronous": "normal"},
         )
+    elif url.startswith(("postgres://", "postgresql://")) and "options=" not in url:
+        # The register stores UTC in ``timestamp`` columns: the session's time zone must be UTC
+        # whatever the server's default (a server set to Asia/Shanghai would shift every time).
+        db = connect_url(url, options="-c timezone=UTC")
     else:
         db = connect_url(url)
     database.initialize(db)

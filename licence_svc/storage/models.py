@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from typing import Any
+
 import peewee
 
 from ..core.statuslist import MIN_ENTRIES
 from .db import database
+
+
+class UtcDateTimeField(peewee.DateTimeField):
+    """A time the register stores in UTC and gives back in UTC with its offset, on every database:
+    PostgreSQL hands ``timestamp`` columns back naive, SQLite with the offset it was written with."""
+
+    def db_value(self, value: Any) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+        return super().db_value(value)  # type: ignore[no-untyped-call]  # peewee leaves it unannotated
+
+    def python_value(self, value: Any) -> Any:
+        value = super().python_value(value)  # type: ignore[no-untyped-call]
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value
 
 
 class BaseModel(peewee.Model):
@@ -17,7 +36,7 @@ class Department(BaseModel):
     code = peewee.CharField(max_length=18, primary_key=True)  # unified social credit code
     name = peewee.CharField(max_length=100)
     kinds = peewee.CharField(max_length=200)  # comma-separated licence kinds it may issue
-    created_at = peewee.DateTimeField()
+    created_at = UtcDateTimeField()
     status_list_length = peewee.IntegerField(default=MIN_ENTRIES)  # grows, never shrinks
 
     @property
@@ -32,10 +51,10 @@ class SigningKey(BaseModel):
     department = peewee.ForeignKeyField(Department, backref="signing_keys", on_delete="RESTRICT")
     cert_pem = peewee.TextField()
     active = peewee.BooleanField(default=True)
-    created_at = peewee.DateTimeField()
-    withdrawn_at = peewee.DateTimeField(null=True)
+    created_at = UtcDateTimeField()
+    withdrawn_at = UtcDateTimeField(null=True)
     withdrawn_reason = peewee.CharField(max_length=200, null=True)
-    retired_at = peewee.DateTimeField(null=True)  # rotated out: nothing it signs after this is genuine
+    retired_at = UtcDateTimeField(null=True)  # rotated out: nothing it signs after this is genuine
 
 
 class Licence(BaseModel):
@@ -56,8 +75,8 @@ class Licence(BaseModel):
     qr_text = peewee.TextField()
     pdf_key = peewee.CharField(max_length=200)
     pdf_sha256 = peewee.CharField(max_length=64)
-    issued_at = peewee.DateTimeField(index=True)
-    expires_at = peewee.DateTimeField(null=True)
+    issued_at = UtcDateTimeField(index=True)
+    expires_at = UtcDateTimeField(null=True)
 
     class Meta:
         indexes = (
@@ -75,7 +94,7 @@ class StatusEvent(BaseModel):
     to_status = peewee.CharField(max_length=16)
     actor = peewee.CharField(max_length=100)
     reason = peewee.CharField(max_length=200)
-    at = peewee.DateTimeField(index=True)
+    at = UtcDateTimeField(index=True)
 
 
 class ApiToken(BaseModel):
@@ -87,9 +106,9 @@ class ApiToken(BaseModel):
     kinds = peewee.CharField(max_length=200)
     scopes = peewee.CharField(max_length=100, default="issue")  # comma-separated: issue, redeem, check
     label = peewee.CharField(max_length=100, default="")
-    created_at = peewee.DateTimeField()
-    expires_at = peewee.DateTimeField(null=True)
-    revoked_at = peewee.DateTimeField(null=True)
+    created_at = UtcDateTimeField()
+    expires_at = UtcDateTimeField(null=True)
+    revoked_at = UtcDateTimeField(null=True)
 
 
 class AuditEvent(BaseModel):
@@ -129,7 +148,7 @@ class IdempotencyKey(BaseModel):
     key = peewee.CharField(max_length=100)
     request_hash = peewee.CharField(max_length=64)
     licence = peewee.CharField(max_length=100)
-    created_at = peewee.DateTimeField()
+    created_at = UtcDateTimeField()
 
     class Meta:
         primary_key = peewee.CompositeKey("department", "key")
@@ -139,7 +158,7 @@ class AuthFailure(BaseModel):
     """Failed authentications per client address, for rate limiting across workers."""
 
     client = peewee.CharField(max_length=64, index=True)
-    at = peewee.DateTimeField(index=True)
+    at = UtcDateTimeField(index=True)
 
 
 class Batch(BaseModel):
@@ -156,8 +175,8 @@ class Batch(BaseModel):
     input_path = peewee.CharField(max_length=300)
     errors_path = peewee.CharField(max_length=300)
     message = peewee.CharField(max_length=300, null=True)
-    created_at = peewee.DateTimeField()
-    updated_at = peewee.DateTimeField()
+    created_at = UtcDateTimeField()
+    updated_at = UtcDateTimeField()
 
 
 class LicenceHolder(BaseModel):
@@ -177,9 +196,9 @@ class ClaimCode(BaseModel):
     code_hash = peewee.CharField(max_length=64, primary_key=True)
     licence = peewee.CharField(max_length=100, index=True)
     holder = peewee.CharField(max_length=18, index=True)
-    created_at = peewee.DateTimeField()
-    expires_at = peewee.DateTimeField()
-    used_at = peewee.DateTimeField(null=True)
+    created_at = UtcDateTimeField()
+    expires_at = UtcDateTimeField()
+    used_at = UtcDateTimeField(null=True)
 
 
 class HolderAccount(BaseModel):
@@ -187,8 +206,8 @@ class HolderAccount(BaseModel):
 
     holder = peewee.CharField(max_length=18, primary_key=True)
     password_hash = peewee.CharField(max_length=200, null=True)
-    created_at = peewee.DateTimeField()
-    updated_at = peewee.DateTimeField()
+    created_at = UtcDateTimeField()
+    updated_at = UtcDateTimeField()
 
 
 class HolderSession(BaseModel):
@@ -198,9 +217,9 @@ class HolderSession(BaseModel):
     holder = peewee.CharField(max_length=18, index=True)
     csrf = peewee.CharField(max_length=64)
     method = peewee.CharField(max_length=20)  # claim_code, password, oidc
-    created_at = peewee.DateTimeField()
-    expires_at = peewee.DateTimeField()
-    revoked_at = peewee.DateTimeField(null=True)
+    created_at = UtcDateTimeField()
+    expires_at = UtcDateTimeField()
+    revoked_at = UtcDateTimeField(null=True)
 
 
 class ShareGrant(BaseModel):
@@ -213,9 +232,9 @@ class ShareGrant(BaseModel):
     recipient = peewee.CharField(max_length=18, null=True)  # a department code; null: any window
     purpose = peewee.CharField(max_length=200)
     scope = peewee.CharField(max_length=10)  # verify, data, pdf (each includes the one before)
-    created_at = peewee.DateTimeField()
-    expires_at = peewee.DateTimeField()
-    revoked_at = peewee.DateTimeField(null=True)
+    created_at = UtcDateTimeField()
+    expires_at = UtcDateTimeField()
+    revoked_at = UtcDateTimeField(null=True)
     bound_to = peewee.CharField(max_length=18, null=True)  # the department that first redeemed an any-window grant
 
 
@@ -225,7 +244,7 @@ class Redemption(BaseModel):
     redemption_id = peewee.CharField(max_length=32, primary_key=True)
     grant = peewee.ForeignKeyField(ShareGrant, backref="redemptions", on_delete="RESTRICT")
     department = peewee.CharField(max_length=18, index=True)
-    at = peewee.DateTimeField()
+    at = UtcDateTimeField()
     receipt = peewee.TextField()  # signed document envelope (core.signeddoc)
     copy_sha256 = peewee.CharField(max_length=64, null=True)  # the annotated copy (加注件) handed out
 
@@ -235,7 +254,7 @@ class UsageEvent(BaseModel):
 
     id = peewee.BigAutoField()
     licence = peewee.CharField(max_length=100, index=True)
-    at = peewee.DateTimeField(index=True)
+    at = UtcDateTimeField(index=True)
     action = peewee.CharField(max_length=20)  # read, download, share, unshare, redeem, check, holder_download
     organisation = peewee.CharField(max_length=18, null=True)  # department code; null: the holder or the public
     organisation_name = peewee.CharField(max_length=100, null=True)
@@ -250,7 +269,7 @@ class CheckScope(BaseModel):
 
     department = peewee.CharField(max_length=18)
     kind = peewee.CharField(max_length=32)
-    created_at = peewee.DateTimeField()
+    created_at = UtcDateTimeField()
 
     class Meta:
         primary_key = peewee.CompositeKey("department", "kind")
@@ -263,7 +282,7 @@ class Matter(BaseModel):
     name = peewee.CharField(max_length=100)
     department = peewee.CharField(max_length=100, null=True)  # the accepting department (受理部门), as the catalogue names it
     materials_json = peewee.TextField()
-    updated_at = peewee.DateTimeField()
+    updated_at = UtcDateTimeField()
 
 
 ALL_MODELS: list[type[BaseModel]] = [

@@ -10,7 +10,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -125,7 +125,7 @@ def test_a_first_release_register_is_upgraded_with_its_data_intact(scratch: str)
     assert (lic.status, lic.status_reason, lic.status_category, lic.data_json) == ("revoked", "内部原因", None, '{"name": "张晓明"}')
     assert ApiToken.get_by_id("abcd0123").scopes == "issue"
     # Rotated out before retirement times were kept: retired when the next key came.
-    assert SigningKey.get_by_id("aa" * 8).retired_at == datetime(2026, 3, 1)
+    assert SigningKey.get_by_id("aa" * 8).retired_at == datetime(2026, 3, 1, tzinfo=timezone.utc)  # times come back in UTC
     assert SigningKey.get_by_id("bb" * 8).retired_at is None
     assert migrations.schema_exists()
 
