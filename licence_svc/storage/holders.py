@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .db import register_errors, rows
-from .licences import LicenceRecord, _record
+from .licences import LicenceRecord, licence_record
 from .models import ClaimCode, Licence, LicenceHolder
 
 
@@ -61,7 +61,7 @@ def licences_of(holder: str) -> list[LicenceRecord]:
             .where(LicenceHolder.holder == holder)
             .order_by(Licence.issued_at.desc(), Licence.identifier.desc())
         )
-        return [_record(r) for r in rows(query)]
+        return [licence_record(r) for r in rows(query)]
 
 
 def replace_claim_codes(identifier: str, holders: list[str], codes: list[ClaimCodeRecord]) -> None:

@@ -73,7 +73,7 @@ class StatusEventRecord:
     at: datetime
 
 
-def _record(values: dict[str, Any]) -> LicenceRecord:
+def licence_record(values: dict[str, Any]) -> LicenceRecord:
     """The record of a row read with ``.dicts()`` (foreign keys come as plain codes)."""
     return LicenceRecord(**values)
 
@@ -157,13 +157,13 @@ def list_licences(
         if after:
             at, ident = after
             query = query.where((Licence.issued_at < at) | ((Licence.issued_at == at) & (Licence.identifier < ident)))
-        return [_record(r) for r in rows(query.order_by(Licence.issued_at.desc(), Licence.identifier.desc()).limit(limit))]
+        return [licence_record(r) for r in rows(query.order_by(Licence.issued_at.desc(), Licence.identifier.desc()).limit(limit))]
 
 
 def find_licence(identifier: str) -> LicenceRecord | None:
     with register_errors():
         values = Licence.select().where(Licence.identifier == identifier).dicts().first()
-        return _record(values) if values is not None else None
+        return licence_record(values) if values is not None else None
 
 
 def find_licence_for_verification(identifier: str) -> VerifiableLicence | None:
@@ -250,7 +250,7 @@ def change_status(
     values = query.dicts().first()
     if values is None:
         raise NotFound(f"no licence {identifier}")
-    record = _record(values)
+    record = licence_record(values)
     if record.status not in allowed_from:
         raise Conflict(f"licence is {record.status}; cannot change it to {to}")
     StatusEvent.create(licence=identifier, from_status=record.status, to_status=to, actor=actor, reason=reason, at=at)
