@@ -24,7 +24,7 @@ from ..core.pdfsign import sha256_hex, sign_licence_pdf
 from ..core.render import RenderRequest, render_pdf
 from ..errors import Conflict, InvalidInput, NotAuthorised, SigningKeyRetired, Unavailable
 from ..storage.db import transaction
-from ..storage.departments import DepartmentRecord, departments, find_department
+from ..storage.departments import DepartmentRecord, departments_for_kind, find_department
 from ..storage.holders import ClaimCodeRecord, add_claim_codes, add_holders
 from ..storage.licences import (
     LicenceRecord,
@@ -69,7 +69,7 @@ def end_of_day_china(day: Any) -> int:
 def resolve_department(kind: KindSpec, code: str | None) -> DepartmentRecord:
     """The issuing department; refuse unknown ones and kinds they may not issue."""
     if code is None:
-        candidates = [d for d in departments() if kind.name in d.kinds]
+        candidates = departments_for_kind(kind.name)
         if len(candidates) != 1:
             raise InvalidInput.single("department", "required: give the issuing department's code")
         return candidates[0]

@@ -10,6 +10,7 @@ report every problem at once.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -105,6 +106,7 @@ def read_body(*, max_bytes: int = MAX_JSON_BYTES, required: bool = True, checked
 # ---- the schemas, from the OpenAPI document -----------------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)  # a process has a few dozen rules; every JSON request asks
 def openapi_path(rule: str) -> str:
     """The OpenAPI path template of a Flask URL rule: /licences/<identifier> → /licences/{identifier}."""
     return re.sub(r"<(?:[a-z_]+:)?([a-z_]+)>", r"{\1}", rule)
