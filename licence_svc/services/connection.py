@@ -1,4 +1,4 @@
-"""The register's connection as the surfaces see it: opened and closed around each web request,
+"""The register's connection as the surfaces see it: opened for a web request and kept for the next,
 and a database failure that escaped a use case told apart from a bug, without web importing storage."""
 
 from __future__ import annotations
@@ -15,6 +15,12 @@ def open_connection() -> None:
 def close_connection() -> None:
     """Close this thread's connection, if open: the next request opens its own."""
     db.close()
+
+
+def release_connection() -> None:
+    """End of a request: keep the connection for the next one, unless it failed (then the next
+    request reconnects, and sees a restarted database)."""
+    db.release()
 
 
 def is_register_failure(exc: BaseException) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -14,36 +16,104 @@ from ..errors import Conflict, Unavailable
 
 database = peewee.DatabaseProxy()
 
+# Per thread (each thread has its own connection): the commit hooks of the open transaction,
+# and whether the connection failed and must be replaced before its next use.
+_local = threading.local()
+
 
 @contextmanager
 def register_errors() -> Iterator[None]:
-    """Translate database failures: a unique clash is Conflict, a lost connection Unavailable."""
+    """Translate database failures: a unique clash is Conflict, a lost connection Unavailable
+    (and the connection is replaced at the end of the request: :func:`release`)."""
     try:
         yield
     except peewee.IntegrityError as exc:
         raise Conflict("identifier or position already taken") from exc
     except (peewee.OperationalError, peewee.InterfaceError) as exc:
+        _local.broken = True
         raise Unavailable("the register is unavailable") from exc
 
 
+def is_sqlite() -> bool:
+    return isinstance(database.obj, peewee.SqliteDatabase)
+
+
 @contextmanager
-def transaction() -> Iterator[None]:
+def transaction(*, durable: bool = True) -> Iterator[None]:
     """The one way to open a transaction: a service's use case runs inside it, and every storage
     function it calls joins it (storage never opens its own). Nested, it joins the outer one.
 
     It will write: on SQLite it takes the write lock at BEGIN (IMMEDIATE), so two writers queue
     instead of one failing on a stale read snapshot. Database failures leave it as domain errors
-    (Conflict, Unavailable), including those raised at COMMIT."""
+    (Conflict, Unavailable), including those raised at COMMIT.
+
+    ``durable`` (the default): the commit is on disk before this returns (SQLite syncs the WAL:
+    synchronous=FULL; PostgreSQL waits for its WAL flush). ``durable=False`` is for records a
+    power failure may lose within a bounded window (the public checks, docs/audit.md): SQLite
+    commits to the WAL without syncing, PostgreSQL with synchronous_commit off. A crash of the
+    process loses neither. Nested, the outer transaction's durability holds."""
     with register_errors():
         if database.in_transaction():
             yield
             return
-        if isinstance(database.obj, peewee.SqliteDatabase):
-            with database.atomic("IMMEDIATE"):
-                yield
-        else:
-            with database.atomic():
-                yield
+        hooks: list[Callable[[bool], None]] = []
+        _local.hooks = hooks
+        committed = False
+        try:
+            if is_sqlite():
+                if durable:
+                    database.execute_sql("PRAGMA synchronous = FULL")
+                try:
+                    with database.atomic("IMMEDIATE"):
+                        yield
+                finally:
+                    if durable:
+                        database.execute_sql("PRAGMA synchronous = NORMAL")
+            else:
+                with database.atomic():
+                    if not durable:
+                        database.execute_sql("SET LOCAL synchronous_commit TO OFF")
+                    yield
+            committed = True
+        finally:
+            _local.hooks = None
+            for hook in hooks:
+                hook(committed)
+
+
+def after_transaction(hook: Callable[[bool], None]) -> None:
+    """Call ``hook(committed)`` when the open transaction ends: True once it committed, False
+    when it rolled back or its COMMIT failed (the outcome is then unknown)."""
+    hooks = getattr(_local, "hooks", None)
+    if hooks is None or not database.in_transaction():
+        raise RuntimeError("after_transaction needs an open storage.db.transaction()")
+    hooks.append(hook)
+
+
+def compiled(key: str, build: Callable[[], Any]) -> str:
+    """SQL text built once per database driver and kept: hot paths (a public check) skip
+    peewee's query building, which costs more than SQLite running the query. ``build`` returns
+    the SQL text written for the database bound now (its :func:`placeholder`), or a peewee query
+    whose parameters are the ones :func:`execute` is later given."""
+    slot = (type(database.obj).__name__, key)
+    sql = _COMPILED.get(slot)
+    if sql is None:
+        built = build()
+        sql = _COMPILED[slot] = built if isinstance(built, str) else built.sql()[0]
+    return sql
+
+
+_COMPILED: dict[tuple[str, str], str] = {}
+
+
+def execute(sql: str, params: Sequence[Any] = ()) -> Any:
+    """Run SQL text (from :func:`compiled`, or written with :func:`placeholder`) and return the cursor."""
+    return database.execute_sql(sql, params)
+
+
+def placeholder() -> str:
+    """The parameter mark of this database's driver: ``?`` (sqlite3) or ``%s`` (psycopg2)."""
+    return "?" if is_sqlite() else "%s"
 
 
 def require_transaction(what: str) -> None:
@@ -80,14 +150,39 @@ def open_database(url: str) -> peewee.Database:
 
 
 def connect() -> None:
-    """Open this thread's connection for a request (reconnecting after a database restart)."""
+    """Open this thread's connection for a request, or keep the one left open by the last
+    (:func:`release`). A SQLite connection kept open would go on reading a file that was moved
+    away or replaced (a restored backup, a failed disk): if the file at the path is no longer the
+    one opened, reconnect, so the request sees what is there now, or fails."""
     with register_errors():
-        database.connect(reuse_if_open=True)
+        if is_sqlite() and not database.is_closed() and _sqlite_file_identity() != getattr(_local, "sqlite_file", None):
+            close()
+        if database.is_closed():
+            database.connect()
+            if is_sqlite():
+                _local.sqlite_file = _sqlite_file_identity()
+
+
+def _sqlite_file_identity() -> tuple[int, int] | None:
+    try:
+        st = os.stat(database.obj.database)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def close() -> None:
+    _local.broken = False
     if not database.is_closed():
         database.close()
+
+
+def release() -> None:
+    """End of a request: the connection stays open for the next one (connecting costs more than
+    most requests: PostgreSQL's start-up, SQLite's pragmas and its WAL recreated each time the
+    last connection closes), unless it failed, so that a restarted database is reconnected."""
+    if getattr(_local, "broken", False):
+        close()
 
 
 def is_database_error(exc: BaseException) -> bool:
