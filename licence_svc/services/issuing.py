@@ -116,7 +116,7 @@ def issue(
         key_row, signer, creds = platform.signer_for(dept)
         lid = previous.next_version() if previous else new_licence_id(spec.kind_code, dept.code)
         identifier = str(lid)
-        status_index = _allocate_status_index(dept.code)
+        status_index = free_status_index(dept.code)  # signed into the QR code: drawn before rendering
         claims = Claims(
             identifier=identifier,
             kind=spec.name,
@@ -204,18 +204,8 @@ def issue(
                 raise Conflict("a newer version of this licence was issued concurrently") from None
             continue
         log.info("issued licence", extra={"identifier": identifier, "kind": spec.name, "issuer": dept.code})
-        audit.maybe_checkpoint(platform)
         return Issued(identifier, spec.name, lid.version, "valid", now, text, pdf, sha, claim_codes=tuple(codes))
     raise Unavailable("could not allocate a unique identifier")
-
-
-def _allocate_status_index(department: str) -> int:
-    """A free position in the department's status list, in a short transaction of its own: the
-    position is signed into the QR code, so it is drawn before the licence is rendered and
-    signed, and the register's write lock is not held through that. A concurrent issue drawing
-    the same position loses at the insert (Conflict) and draws again."""
-    with transaction():
-        return free_status_index(department)
 
 
 def _store(

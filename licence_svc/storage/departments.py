@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .db import register_errors, require_transaction, rows
+from .db import compiled, register_errors, require_transaction, rows
 from .models import Department, SigningKey
 
 
@@ -60,8 +60,11 @@ def _key(values: dict[str, Any]) -> SigningKeyRecord:
 
 
 def find_department(code: str) -> DepartmentRecord | None:
+    def sql() -> str:
+        return str(Department.select().where(Department.code == code).sql()[0])
+
     with register_errors():
-        row = Department.get_or_none(Department.code == code)
+        row = next(iter(Department.raw(compiled("departments.find", sql), code)), None)
         return _department(row) if row else None
 
 
@@ -122,13 +125,16 @@ def active_keys(department: str) -> list[SigningKeyRecord]:
 
 def signing_key(department: str) -> SigningKeyRecord | None:
     """The key the department signs with now: the newest active one that is not withdrawn."""
-    with register_errors():
-        found = rows(
+    def sql() -> str:
+        return str(
             SigningKey.select()
             .where((SigningKey.department == department) & SigningKey.active & SigningKey.withdrawn_at.is_null())
             .order_by(SigningKey.created_at.desc())
-            .limit(1)
+            .sql()[0]
         )
+
+    with register_errors():
+        found = rows(SigningKey.raw(compiled("departments.signing_key", sql), department))
         return _key(found[0]) if found else None
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .db import register_errors, rows
-from .licences import LicenceRecord, licence_record
+from .licences import LicenceRecord, insert_rows, licence_record
 from .models import ClaimCode, Licence, LicenceHolder
 
 
@@ -25,21 +25,16 @@ class ClaimCodeRecord:
 
 
 def add_holders(identifier: str, holders: list[str]) -> None:
-    """Index a new licence's holders (each once); call in the transaction that inserts it."""
-    for holder in dict.fromkeys(holders):
-        LicenceHolder.create(licence=identifier, holder=holder)
+    """Index a new licence's holders (each once), in one statement; call in the transaction that inserts it."""
+    insert_rows(LicenceHolder, ("licence", "holder"), [(identifier, holder) for holder in dict.fromkeys(holders)])
+
+
+CLAIM_CODE_COLUMNS = ("code_hash", "licence", "holder", "created_at", "expires_at", "used_at")
 
 
 def add_claim_codes(codes: list[ClaimCodeRecord]) -> None:
-    for code in codes:
-        ClaimCode.create(
-            code_hash=code.code_hash,
-            licence=code.licence,
-            holder=code.holder,
-            created_at=code.created_at,
-            expires_at=code.expires_at,
-            used_at=code.used_at,
-        )
+    """Store claim codes (their hashes), in one statement."""
+    insert_rows(ClaimCode, CLAIM_CODE_COLUMNS, [[getattr(code, name) for name in CLAIM_CODE_COLUMNS] for code in codes])
 
 
 def holders_of(identifier: str) -> list[str]:
