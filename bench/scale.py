@@ -28,7 +28,8 @@ def main() -> None:
     from licence_svc.core.identifiers import LicenceId
     from licence_svc.core.verify import verify_qr
     from licence_svc.services.issuing import issue
-    from licence_svc.services.verifying import REGISTER, check_qr
+    from licence_svc.services.online import REGISTER
+    from licence_svc.services.verifying import check_qr
     from licence_svc.storage import db
     from licence_svc.storage.models import Licence
 

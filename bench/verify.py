@@ -53,7 +53,8 @@ def main() -> None:
     from licence_svc.core.pdfsign import to_asn1_cert
     from licence_svc.core.verify import StatusSource, verify_pdf, verify_qr
     from licence_svc.services.issuing import issue
-    from licence_svc.services.verifying import REGISTER, check_pdf, check_qr
+    from licence_svc.services.online import REGISTER
+    from licence_svc.services.verifying import check_pdf, check_qr
 
     issued = issue(platform, kind="id_card", data=load_sample(), department=department_code())
     trust = platform.trust_store()

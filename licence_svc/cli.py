@@ -483,21 +483,36 @@ def audit() -> None:
 @audit.command("verify")
 @_domain_errors
 def audit_verify() -> None:
-    """Walk the chain and the signed checkpoints; report the first broken link (exit 1)."""
+    """Walk the chain, the signed checkpoints and the events not yet sealed; report the first
+    broken link (exit 1)."""
     report = audit_service.verify_trail(_platform())
     click.echo(f"{report.events} events, head at {report.head_seq}, {report.checkpoints} signed checkpoints")
+    click.echo(f"{report.pending} events recorded and not yet sealed, in {report.streams} streams")
     if report.broken is None:
         click.echo("audit trail intact")
         return
-    click.echo(f"BROKEN at event {report.broken.seq}: {report.broken.reason}")
+    where = f"event {report.broken.seq}" if report.broken.stream is None else f"stream {report.broken.stream} event {report.broken.seq}"
+    click.echo(f"BROKEN at {where}: {report.broken.reason}")
     sys.exit(1)
+
+
+@audit.command("seal")
+@_domain_errors
+def audit_seal() -> None:
+    """Fold every recorded event into the chain now (web processes do it in the background)."""
+    platform = _platform()
+    sealed = audit_service.seal_all(platform)
+    seq, head = audit_service.head()
+    click.echo(f"sealed {sealed} events; chain head at event {seq}: {head}")
 
 
 @audit.command("checkpoint")
 @_domain_errors
 def audit_checkpoint() -> None:
-    """Sign the current chain head with the platform root key."""
-    seq, head = audit_service.checkpoint(_platform())
+    """Seal what was recorded, then sign the chain head with the platform root key."""
+    platform = _platform()
+    audit_service.seal_all(platform)
+    seq, head = audit_service.checkpoint(platform)
     click.echo(f"signed checkpoint at event {seq}: {head}")
 
 

@@ -29,6 +29,9 @@ class Settings:
     oidc_id_claim: str = "id_number"  # the ID token claim carrying the id number or credit code
     cookie_secure: bool = True  # holder session cookies only over HTTPS (browsers accept them on localhost)
     check_rate_per_minute: int = 120  # field-match checks per department and minute
+    # Each web process seals the audit intake into the chain in a background thread (docs/audit.md);
+    # off where another process does it (tests that seal explicitly, a dedicated sealer).
+    background_sealer: bool = True
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -50,6 +53,7 @@ class Settings:
             oidc_id_claim=env.get("LICENCE_OIDC_ID_CLAIM", "id_number"),
             cookie_secure=env.get("LICENCE_COOKIE_SECURE", "1") not in ("0", "false", "no"),
             check_rate_per_minute=_positive_int(env, "LICENCE_CHECK_RATE_PER_MINUTE", 120),
+            background_sealer=env.get("LICENCE_BACKGROUND_SEALER", "1") not in ("0", "false", "no"),
         )
 
     @property

@@ -75,6 +75,8 @@ def platform_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
         "LICENCE_DATA_DIR": str(base / "var"),
         "LICENCE_KEYS_DIR": str(base / "keys"),
         "LICENCE_BASE_URL": "http://127.0.0.1:8000",
+        # no sealer threads in the test process: a test seals when it means to (services.audit.seal_all)
+        "LICENCE_BACKGROUND_SEALER": "0",
     }
     if os.environ.get("DATABASE_URL"):
         env["DATABASE_URL"] = _worker_database_url(os.environ["DATABASE_URL"])

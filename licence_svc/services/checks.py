@@ -182,7 +182,6 @@ def check(
         answer = _check(platform, principal, req, grant, client=client, now=now)
     if isinstance(answer, LicenceError):
         raise answer
-    audit.maybe_checkpoint(platform)
     return answer
 
 

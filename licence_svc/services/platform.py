@@ -19,7 +19,7 @@ from ..storage import db, migrations
 from ..storage import departments as registry
 from ..storage.departments import DepartmentRecord, SigningKeyRecord
 from ..storage.keystore import KeyStore
-from ..storage.licences import signing_keys_stamp
+from ..storage.verification import trust_epoch
 from ..storage.pdfstore import FileSystemPdfStore, PdfStore
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class Platform:
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _root: x509.Certificate | None = None
     _root_credentials: Credentials | None = None
-    _trust: tuple[tuple[object, ...], TrustStore] | None = None
+    _trust: tuple[int, TrustStore] | None = None
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, create_schema: bool = False) -> Platform:
@@ -99,23 +99,39 @@ class Platform:
     def trust_store(self) -> TrustStore:
         """The trust the register holds now; certificates the root did not issue are dropped.
 
-        Rebuilt only when the signing-key table changed (one cheap query), so a rotation or a
-        withdrawal in any process is seen by the next verification here. With the database
+        One read of the trust epoch, which the database moves on every key or department change
+        (whichever process or node makes it), and rebuilt only when it moved. With the database
         unavailable, the last store built serves, dated when it was built (the report says so).
         """
         try:
-            stamp = signing_keys_stamp()
+            epoch = trust_epoch()
         except Unavailable:
             with self._lock:
                 if self._trust is None:
                     raise
                 return self._trust[1]
+        return self.trust_at(epoch)
+
+    def trust_at(self, epoch: int) -> TrustStore:
+        """The trust store of the register at trust ``epoch``, built once per epoch, dated now.
+        Epoch 0 (a register without the epoch row) is never cached."""
         with self._lock:
-            if self._trust is None or self._trust[0] != stamp:
+            if self._trust is None or self._trust[0] != epoch or epoch == 0:
                 store = TrustStore.build(self.root_cert(), (i for i, _ in self.issuers()))
-                self._trust = (stamp, replace(store, as_of=utcnow()))
+                self._trust = (epoch, replace(store, as_of=utcnow()))
             store = self._trust[1]
         return replace(store, as_of=utcnow())
+
+    def cached_trust(self) -> tuple[int, TrustStore]:
+        """The trust store last built and its epoch, without reading the register (built now if
+        none was): an online check confirms the epoch with its one read, :mod:`services.online`."""
+        with self._lock:
+            cached = self._trust
+        if cached is None:
+            store = self.trust_store()
+            with self._lock:
+                cached = self._trust or (0, store)
+        return cached[0], replace(cached[1], as_of=utcnow())
 
     def root_cert(self) -> x509.Certificate:
         with self._lock:

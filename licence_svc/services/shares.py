@@ -361,7 +361,6 @@ def redeem(platform: Platform, principal: Principal, code: str, *, client: str |
         if copy_sha256:
             platform.pdfs.delete(copy_key(redemption_id))
         raise Gone("this grant has been revoked by the holder")
-    audit.maybe_checkpoint(platform)
     out: dict[str, Any] = {"grant": grant.as_dict(), "redemption_id": redemption_id, "licence": licence}
     if grant.allows("data"):
         out["data"] = json.loads(row.data_json)

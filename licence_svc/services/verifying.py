@@ -16,7 +16,7 @@ from ..core.trustlist import trust_store_from_list
 from ..core.verify import OFFLINE, Report, StatusSource, verify_pdf, verify_qr
 from ..errors import UnreadableEvidence
 from . import audit, pictures
-from .online import REGISTER
+from .online import verify_online, verify_text_online
 from .platform import Platform, utcnow
 from .sandbox import inspect_pdf_sandboxed
 
@@ -40,9 +40,9 @@ def check_qr_with(text: str, trust: TrustStore, source: StatusSource, *, now: da
 
 
 def _audited(platform: Platform, report: Report, actor: str, client: str | None) -> Report:
+    """The report, once its check is recorded (committed before the answer; audit.record_public)."""
     licence = report.licence["identifier"] if report.licence else None
-    audit.record("verify", actor=actor, outcome=report.verdict, licence=licence, client=client, detail=report.evidence)
-    audit.maybe_checkpoint(platform)
+    audit.record_public("verify", actor=actor, outcome=report.verdict, licence=licence, client=client, detail=report.evidence)
     return report
 
 
@@ -50,9 +50,11 @@ def check_qr(
     platform: Platform, text: str, *, offline: bool = False, actor: str = "public", client: str | None = None, now: datetime | None = None
 ) -> Report:
     """Verify QR text against the register (or offline) and record the verification."""
-    report = verify_qr(
-        text, trust=platform.trust_store(), now=now or utcnow(), source=OFFLINE if offline else REGISTER, base_url=platform.settings.base_url
-    )
+    now = now or utcnow()
+    if offline:
+        report = verify_qr(text, trust=platform.trust_store(), now=now, source=OFFLINE, base_url=platform.settings.base_url)
+    else:
+        report = verify_text_online(platform, text, now)
     return _audited(platform, report, actor, client)
 
 
@@ -83,18 +85,16 @@ def check_pdf(
     original. That needs the register, so offline such a PDF is unreadable evidence.
     """
     now = now or utcnow()
-    trust = platform.trust_store()
-    findings = inspect_pdf_sandboxed(pdf, trust.root) if sandbox else inspect_pdf(pdf, root=trust.root)
+    root = platform.root_cert()
+    findings = inspect_pdf_sandboxed(pdf, root) if sandbox else inspect_pdf(pdf, root=root)
     if findings.unsigned:
         if offline:
             raise UnreadableEvidence("the PDF carries no signature (a scan?): verify it online, or its QR text with --qr")
         return _audited(platform, pictures.check_scanned_pdf(platform, pdf, now=now), actor, client)
-    report = verify_pdf(
-        pdf,
-        trust=trust,
-        now=now,
-        source=OFFLINE if offline else REGISTER,
-        inspect=lambda _pdf, _root: findings,
-        base_url=platform.settings.base_url,
-    )
+    base_url = platform.settings.base_url
+
+    def run(trust: TrustStore, source: StatusSource) -> Report:
+        return verify_pdf(pdf, trust=trust, now=now, source=source, inspect=lambda _pdf, _root: findings, base_url=base_url)
+
+    report = run(platform.trust_store(), OFFLINE) if offline else verify_online(platform, run)
     return _audited(platform, report, actor, client)

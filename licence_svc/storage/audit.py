@@ -1,43 +1,77 @@
-"""Appending to and reading the audit chain.
+"""Recording audit events in per-writer streams, sealing them into the chain, and reading both.
 
-Writes join the caller's transaction (storage.db.transaction, opened by the service's use case):
-an event is appended in the transaction of the change it records, so both or neither exist."""
+A writer (one thread of one process) appends to a stream of its own: no lock that another writer
+waits for. Its events join the caller's transaction (storage.db.transaction, opened by the
+service's use case), so an event and the change it records both exist or neither. The sealer
+(services.audit.seal) moves a batch of events into the chain under the chain head's lock, and
+deletes them from the intake, in one transaction: every event is in exactly one of the two."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import peewee
 
-from ..core.audit import GENESIS, event_hash
-from .db import database, register_errors, require_transaction, rows
-from .models import AuditCheckpoint, AuditEvent, AuditHead
+from ..core.audit import FIELDS, GENESIS, Fold, StreamPosition, event_hash, stream_event, stream_genesis
+from .db import after_transaction, database, execute, is_sqlite, placeholder, register_errors, require_transaction, rows, transaction
+from .models import AuditCheckpoint, AuditEvent, AuditHead, AuditIntake, AuditStream
+
+_COLUMNS = ("stream", "stream_seq", *[f for f in FIELDS if f != "seq"], "prev_hash", "hash")
 
 
-def _locked_head() -> tuple[int, str]:
-    """(seq, hash) of the chain head, locked until the caller's transaction ends."""
+class _Stream:
+    """This thread's stream in one database: the head committed so far, and the one the open
+    transaction will leave if it commits. A transaction whose outcome is unknown ends the stream:
+    the next event starts a new one, so a stream never forks."""
 
-    def query() -> Any:
-        q = AuditHead.select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
-        if not isinstance(database.obj, peewee.SqliteDatabase):
-            q = q.for_update()  # serialises appends across processes on PostgreSQL
-        return q.tuples().first()
+    def __init__(self) -> None:
+        self.id = uuid.uuid4().hex
+        self.pid = os.getpid()
+        self.target = _target()
+        self.head = StreamPosition(0, stream_genesis(self.id))
+        self.pending: StreamPosition | None = None
 
-    head = query()
-    if head is None:
-        AuditHead.insert(id=1, seq=0, hash=GENESIS).on_conflict_ignore().execute()
-        head = query()
-    return int(head[0]), str(head[1])
+    def settle(self, committed: bool) -> None:
+        if committed and self.pending is not None:
+            self.head, self.pending = self.pending, None
+        else:
+            _local.stream = None
 
 
-def append(*, at: datetime, actor: str, action: str, outcome: str, licence: str | None = None, client: str | None = None, detail: str | None = None) -> None:
-    """Append one event; call inside the transaction of the change it records, so both or neither exist."""
-    require_transaction("audit.append")
-    seq, prev_hash = _locked_head()
-    event: dict[str, Any] = {
-        "seq": seq + 1,
+_local = threading.local()
+
+
+def _target() -> tuple[object, ...]:
+    """Which database the writer writes to (the same one reopened is the same target)."""
+    obj = database.obj
+    params = getattr(obj, "connect_params", {})
+    return type(obj).__name__, obj.database, params.get("host"), params.get("port")
+
+
+def end_stream() -> None:
+    """End this thread's stream: its next event starts a new one (after its rows were restored
+    from a backup, say, so that what it remembers of its head may no longer be true)."""
+    _local.stream = None
+
+
+def _stream() -> _Stream:
+    stream: _Stream | None = getattr(_local, "stream", None)
+    if stream is None or stream.pid != os.getpid() or stream.target != _target():
+        stream = _local.stream = _Stream()  # a forked child, or another database: a stream of its own
+    return stream
+
+
+def _row(stream: _Stream, at: datetime, actor: str, action: str, outcome: str, licence: str | None, client: str | None, detail: str | None) -> dict[str, Any]:
+    """The next event of ``stream``, cut to the columns' sizes, linked and hashed."""
+    last = stream.pending or stream.head
+    row: dict[str, Any] = {
+        "stream": stream.id,
+        "stream_seq": last.seq + 1,
         "at": at.isoformat(timespec="microseconds"),
         "actor": actor[:100],
         "action": action,
@@ -45,13 +79,144 @@ def append(*, at: datetime, actor: str, action: str, outcome: str, licence: str 
         "client": (client or None) and client[:64],
         "outcome": outcome,
         "detail": detail[:200] if detail else None,
+        "prev_hash": last.hash,
     }
-    digest = event_hash(event, prev_hash)
-    AuditEvent.create(**event, prev_hash=prev_hash, hash=digest)
-    AuditHead.update(seq=event["seq"], hash=digest).where(AuditHead.id == 1).execute()
+    row["hash"] = event_hash(stream_event(row), last.hash)
+    return row
+
+
+def _statements() -> tuple[str, str]:
+    p = placeholder()
+    insert = f'INSERT INTO "auditintake" ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in _COLUMNS)}) VALUES ({", ".join([p] * len(_COLUMNS))})'
+    head = (
+        f'INSERT INTO "auditstream" ("id", "seq", "hash", "sealed_seq", "sealed_hash") VALUES ({p}, {p}, {p}, 0, {p}) '
+        'ON CONFLICT ("id") DO UPDATE SET "seq" = excluded."seq", "hash" = excluded."hash"'
+    )
+    return insert, head
+
+
+def _params(row: Mapping[str, Any]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    return tuple(row[c] for c in _COLUMNS), (row["stream"], row["stream_seq"], row["hash"], stream_genesis(row["stream"]))
+
+
+def append(*, at: datetime, actor: str, action: str, outcome: str, licence: str | None = None, client: str | None = None, detail: str | None = None) -> None:
+    """Record one event; call inside the transaction of the change it records, so both or neither exist."""
+    require_transaction("audit.append")
+    stream = _stream()
+    row = _row(stream, at, actor, action, outcome, licence, client, detail)
+    if stream.pending is None:
+        after_transaction(stream.settle)
+    insert, head = _statements()
+    values, head_values = _params(row)
+    execute(insert, values)
+    execute(head, head_values)
+    stream.pending = StreamPosition(row["stream_seq"], row["hash"])
+
+
+def append_lazily(*, at: datetime, actor: str, action: str, outcome: str, licence: str | None = None, client: str | None = None, detail: str | None = None) -> None:
+    """Record one event in a transaction of its own, committed before this returns but without
+    waiting for the disk (storage.db.transaction(durable=False)): the public checks. On
+    PostgreSQL the whole transaction is one round trip."""
+    if database.in_transaction():
+        append(at=at, actor=actor, action=action, outcome=outcome, licence=licence, client=client, detail=detail)
+        return
+    stream = _stream()
+    row = _row(stream, at, actor, action, outcome, licence, client, detail)
+    insert, head = _statements()
+    values, head_values = _params(row)
+    try:
+        with register_errors():
+            if is_sqlite():  # the driver's connection itself: four calls, no query building
+                conn = database.connection()
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(insert, values)
+                conn.execute(head, head_values)
+                conn.execute("COMMIT")
+            else:  # one round trip
+                execute(f"BEGIN; SET LOCAL synchronous_commit TO OFF; {insert}; {head}; COMMIT", values + head_values)
+    except BaseException:
+        _local.stream = None  # committed or not: unknown, so this stream ends here
+        try:
+            database.execute_sql("ROLLBACK")
+        except Exception:  # noqa: BLE001 - the connection is gone; it is replaced at the end of the request
+            pass
+        raise
+    stream.head = StreamPosition(row["stream_seq"], row["hash"])
+
+
+# ---- sealing -------------------------------------------------------------------------------------
+
+
+def lock_head() -> StreamPosition:
+    """The chain head, locked until the caller's transaction ends (only the sealer moves it)."""
+    require_transaction("audit.lock_head")
+
+    def query() -> Any:
+        q = AuditHead.select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
+        if not is_sqlite():
+            q = q.for_update()  # one sealer at a time across processes on PostgreSQL
+        return q.tuples().first()
+
+    head = query()
+    if head is None:
+        AuditHead.insert(id=1, seq=0, hash=GENESIS).on_conflict_ignore().execute()
+        head = query()
+    return StreamPosition(int(head[0]), str(head[1]))
+
+
+def intake_batch(limit: int) -> list[dict[str, Any]]:
+    """The oldest unsealed events, in intake order."""
+    return rows(AuditIntake.select().order_by(AuditIntake.id).limit(limit))
+
+
+def sealed_positions(streams: Sequence[str]) -> dict[str, StreamPosition]:
+    query = AuditStream.select(AuditStream.id, AuditStream.sealed_seq, AuditStream.sealed_hash).where(AuditStream.id.in_(list(streams)))
+    return {r["id"]: StreamPosition(r["sealed_seq"], r["sealed_hash"]) for r in rows(query)}
+
+
+_EVENT_COLUMNS = ("seq", *[f for f in FIELDS if f != "seq"], "prev_hash", "hash")
+
+
+def save_fold(result: Fold) -> None:
+    """Write a fold: chain events appended, intake rows deleted, streams' sealed positions and
+    the chain head moved. In the caller's transaction, after :func:`lock_head`. Prebuilt SQL,
+    each statement once for the whole batch: the sealer shares the processes that answer checks."""
+    require_transaction("audit.save_fold")
+    p = placeholder()
+    cursor = database.cursor()
+    events = [tuple(e[c] for c in _EVENT_COLUMNS) for e in result.events]
+    insert = f'INSERT INTO "auditevent" ({", ".join(chr(34) + c + chr(34) for c in _EVENT_COLUMNS)}) VALUES '
+    if is_sqlite():
+        cursor.executemany(insert + f"({', '.join([p] * len(_EVENT_COLUMNS))})", events)
+        for start in range(0, len(result.sealed_ids), 500):
+            ids = result.sealed_ids[start : start + 500]
+            cursor.execute(f'DELETE FROM "auditintake" WHERE "id" IN ({", ".join([p] * len(ids))})', ids)
+    else:
+        from psycopg2.extras import execute_values  # type: ignore[import-untyped]
+
+        execute_values(cursor, insert + "%s", events, page_size=500)
+        cursor.execute('DELETE FROM "auditintake" WHERE "id" = ANY(%s)', (result.sealed_ids,))
+    positions = [(pos.seq, pos.hash, stream) for stream, pos in result.positions.items()]
+    cursor.executemany(f'UPDATE "auditstream" SET "sealed_seq" = {p}, "sealed_hash" = {p} WHERE "id" = {p}', positions)
+    cursor.execute(f'UPDATE "audithead" SET "seq" = {p}, "hash" = {p} WHERE "id" = 1', (result.head.seq, result.head.hash))
+
+
+def try_sealer_lock() -> bool:
+    """On PostgreSQL, whether this transaction may seal now (another sealer busy: skip the round
+    rather than queue behind it). SQLite's transaction already holds the write lock."""
+    if is_sqlite():
+        return True
+    return bool(database.execute_sql("SELECT pg_try_advisory_xact_lock(%s)", (_SEALER_LOCK,)).fetchone()[0])
+
+
+_SEALER_LOCK = 0x6175646974  # b"audit" read as an integer
+
+
+# ---- reading -------------------------------------------------------------------------------------
 
 
 def iter_events(batch: int = 1000) -> Iterator[dict[str, Any]]:
+    """The sealed chain in seq order."""
     with register_errors():
         last = 0
         while True:
@@ -62,9 +227,51 @@ def iter_events(batch: int = 1000) -> Iterator[dict[str, Any]]:
             last = page[-1]["seq"]
 
 
-def events_for(licence: str) -> list[dict[str, Any]]:
+def streams() -> list[tuple[str, StreamPosition, StreamPosition]]:
+    """Every stream with unsealed events or a head beyond its sealed position: (id, sealed, head)."""
     with register_errors():
-        return rows(AuditEvent.select().where(AuditEvent.licence == licence).order_by(AuditEvent.seq))
+        query = AuditStream.select().where(AuditStream.seq > AuditStream.sealed_seq)
+        return [(r["id"], StreamPosition(r["sealed_seq"], r["sealed_hash"]), StreamPosition(r["seq"], r["hash"])) for r in rows(query)]
+
+
+def stream_heads(ids: Sequence[str]) -> dict[str, StreamPosition]:
+    with register_errors():
+        query = AuditStream.select(AuditStream.id, AuditStream.seq, AuditStream.hash).where(AuditStream.id.in_(list(ids)))
+        return {r["id"]: StreamPosition(r["seq"], r["hash"]) for r in rows(query)}
+
+
+def intake_streams() -> list[str]:
+    """The streams the intake holds events of (a stream row may be missing: that is a break)."""
+    with register_errors():
+        return [r["stream"] for r in rows(AuditIntake.select(AuditIntake.stream).distinct())]
+
+
+def stream_events(stream: str, batch: int = 1000) -> Iterator[dict[str, Any]]:
+    """A stream's unsealed events in stream order."""
+    with register_errors():
+        last = 0
+        while True:
+            query = AuditIntake.select().where((AuditIntake.stream == stream) & (AuditIntake.stream_seq > last))
+            page = rows(query.order_by(AuditIntake.stream_seq).limit(batch))
+            if not page:
+                return
+            yield from page
+            last = page[-1]["stream_seq"]
+
+
+def pending_count() -> int:
+    with register_errors():
+        return int(AuditIntake.select(peewee.fn.COUNT(AuditIntake.id)).scalar() or 0)
+
+
+def events_for(licence: str) -> list[dict[str, Any]]:
+    """Every event about a licence, sealed or not, oldest first (unsealed ones without a chain seq)."""
+    with register_errors():
+        sealed = rows(AuditEvent.select().where(AuditEvent.licence == licence).order_by(AuditEvent.seq))
+        pending = rows(AuditIntake.select().where(AuditIntake.licence == licence).order_by(AuditIntake.id))
+    for event in pending:
+        event["seq"] = None
+    return sorted(sealed + pending, key=lambda e: e["at"])
 
 
 def head() -> tuple[int, str]:
@@ -85,3 +292,4 @@ def last_checkpoint_seq() -> int:
 def checkpoints() -> list[dict[str, Any]]:
     with register_errors():
         return rows(AuditCheckpoint.select().order_by(AuditCheckpoint.seq))
+

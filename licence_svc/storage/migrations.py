@@ -359,6 +359,70 @@ def _licence_status_category(migrator: SchemaMigrator) -> None:
     _add_column(migrator, "licence", "status_category", peewee.CharField(max_length=20, null=True))
 
 
+def _audit_intake(migrator: SchemaMigrator) -> None:
+    """Events are recorded in per-writer streams and sealed into the chain in batches, so no
+    writer waits on the chain head (docs/audit.md)."""
+
+    class AuditIntake(_Frozen):
+        id = peewee.BigAutoField()
+        stream = peewee.CharField(max_length=32)
+        stream_seq = peewee.BigIntegerField()
+        at = peewee.CharField(max_length=40)
+        actor = peewee.CharField(max_length=100)
+        action = peewee.CharField(max_length=40)
+        licence = peewee.CharField(max_length=100, null=True)
+        client = peewee.CharField(max_length=64, null=True)
+        outcome = peewee.CharField(max_length=40)
+        detail = peewee.CharField(max_length=200, null=True)
+        prev_hash = peewee.CharField(max_length=64)
+        hash = peewee.CharField(max_length=64)
+
+        class Meta:
+            table_name = "auditintake"
+
+    class AuditStream(_Frozen):
+        id = peewee.CharField(max_length=32, primary_key=True)
+        seq = peewee.BigIntegerField()
+        hash = peewee.CharField(max_length=64)
+        sealed_seq = peewee.BigIntegerField(default=0)
+        sealed_hash = peewee.CharField(max_length=64)
+
+        class Meta:
+            table_name = "auditstream"
+
+    database.create_tables([AuditIntake, AuditStream], safe=True)
+
+
+def _trust_epoch(migrator: SchemaMigrator) -> None:
+    """A counter the database moves on every change of a signing key or of a department's name or
+    kinds, whoever makes it (a command, another node, an operator in psql): verifiers keep the
+    trust store they built and re-read only this, with the licence, in the check's one read."""
+
+    class TrustEpoch(_Frozen):
+        id = peewee.IntegerField(primary_key=True)
+        epoch = peewee.BigIntegerField()
+
+        class Meta:
+            table_name = "trustepoch"
+
+    database.create_tables([TrustEpoch], safe=True)
+    TrustEpoch.insert(id=1, epoch=1).on_conflict_ignore().execute()
+    bump = "UPDATE trustepoch SET epoch = epoch + 1 WHERE id = 1"
+    changes = {"signingkey": ("INSERT", "UPDATE", "DELETE"), "department": ("INSERT", "UPDATE OF name, kinds", "DELETE")}
+    if isinstance(database.obj, peewee.PostgresqlDatabase):
+        database.execute_sql(f"CREATE OR REPLACE FUNCTION bump_trust_epoch() RETURNS trigger AS $$ BEGIN {bump}; RETURN NULL; END $$ LANGUAGE plpgsql")
+        for table, events in changes.items():
+            database.execute_sql(f"DROP TRIGGER IF EXISTS {table}_trust_epoch ON {table}")
+            database.execute_sql(
+                f"CREATE TRIGGER {table}_trust_epoch AFTER {' OR '.join(events)} ON {table} FOR EACH STATEMENT EXECUTE FUNCTION bump_trust_epoch()"
+            )
+        return
+    for table, events in changes.items():
+        for event in events:
+            name = f"{table}_trust_epoch_{event.split()[0].lower()}"
+            database.execute_sql(f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {event} ON {table} BEGIN {bump}; END")
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "first release", _first_release),
     Step(2, "apitoken.scopes", _token_scopes),
@@ -366,6 +430,8 @@ STEPS: tuple[Step, ...] = (
     Step(4, "matter.department", _matter_department),
     Step(5, "signingkey.retired_at", _key_retired_at),
     Step(6, "licence.status_category", _licence_status_category),
+    Step(7, "audit intake and streams", _audit_intake),
+    Step(8, "trust epoch", _trust_epoch),
 )
 
 
@@ -437,3 +503,5 @@ def schema_exists() -> bool:
 def drop_schema() -> None:
     """Drop every table, the schema version's too (tests start from nothing)."""
     database.drop_tables([*ALL_MODELS, SchemaVersion], safe=True, cascade=not isinstance(database.obj, peewee.SqliteDatabase))
+    if isinstance(database.obj, peewee.PostgresqlDatabase):
+        database.execute_sql("DROP FUNCTION IF EXISTS bump_trust_epoch()")

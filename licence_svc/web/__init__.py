@@ -7,7 +7,8 @@ import logging
 from flask import Flask, request
 
 from ..config import PROJECT_ROOT, Settings
-from ..services.connection import close_connection, open_connection
+from ..services.connection import close_connection, open_connection, release_connection
+from ..services import audit
 from ..services.platform import Platform
 from ..services.setup import has_demo_departments
 from . import api_docs, api_document, bodies, checks_api, department_api, headers, holder_pages, matters_api, pages, problems, public, shares_api, verify_api
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["JSON_AS_ASCII"] = False
     app.extensions["licence_platform"] = platform
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # answers keep the order they were built in; sorting cost a check 14 µs
 
     problems.register(app)
     headers.register(app)
@@ -50,10 +52,12 @@ def create_app(settings: Settings | None = None) -> Flask:
             open_connection()
 
     @app.teardown_request
-    def _close(_exc: BaseException | None) -> None:
-        close_connection()
+    def _release(_exc: BaseException | None) -> None:
+        release_connection()
 
+    if platform.settings.background_sealer:
+        app.extensions["audit_sealer"] = audit.Sealer(platform).start()
     if has_demo_departments():
         log.warning("DEMO departments and keys are in use: never issue real licences with them")
-    close_connection()  # start-up checks opened a connection; requests open their own, so a restarted database is seen
+    close_connection()  # start-up checks opened a connection: a worker forked from this process must not share it
     return app

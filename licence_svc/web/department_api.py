@@ -276,7 +276,11 @@ def openapi_schemas() -> dict[str, Any]:
     ),
     "AuditEvent": obj(
         {
-            "seq": {"type": "integer", "minimum": 1},
+            "seq": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "description": "the event's place in the audit chain; null while it is recorded and not yet sealed into the chain (seconds)",
+            },
             "at": DATE_TIME,
             "actor": {"type": "string"},
             "action": {"type": "string"},

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from licence_svc.core.identifiers import parse_licence_id
+from licence_svc.services.audit import seal_all
 from licence_svc.storage.models import AuditEvent, IdempotencyKey, Licence
 from tests.http.live_server import Answer, call, live_server
 
@@ -84,7 +85,8 @@ def test_fifty_concurrent_issues_are_fifty_licences(
     new_files = pdf_files(platform) - files_before
     assert {p.name for p in new_files} == {f"{i}.pdf" for i in idents}
 
-    # One "issue" event each, one chain for all four workers.
+    # One "issue" event each, one chain for all four workers once sealed.
+    seal_all()
     issue_events = Counter(
         e.licence for e in AuditEvent.select().where((AuditEvent.licence.in_(idents)) & (AuditEvent.action == "issue"))
     )
@@ -118,6 +120,7 @@ def test_concurrent_retries_with_one_idempotency_key_mint_one_licence(
 
     assert Licence.select().count() == rows_before + 1
     assert IdempotencyKey.select().where((IdempotencyKey.department == dept) & (IdempotencyKey.key == key)).count() == 1
+    seal_all()
     assert AuditEvent.select().where((AuditEvent.licence == ident) & (AuditEvent.action == "issue")).count() == 1
     # the losers of the race removed their PDFs: only the winner's is stored
     assert {p.name for p in pdf_files(platform) - files_before} == {f"{ident}.pdf"}

@@ -25,6 +25,7 @@ from licence_svc.services import tokens as token_service
 from licence_svc.services.claim_codes import code_hash
 from licence_svc.storage.holders import use_claim_code
 from licence_svc.services.tokens import MAX_FAILURES
+from licence_svc.services.audit import seal_all
 from licence_svc.storage.models import ApiToken, AuditEvent, Licence
 from tests.helpers import load_sample
 
@@ -101,10 +102,13 @@ def assert_problem(resp: Any, status: int, *fields: str) -> dict[str, Any]:
 
 
 def events_of(licence: str) -> list[AuditEvent]:
+    """The licence's events in the chain (what was recorded sealed first)."""
+    seal_all()
     return list(AuditEvent.select().where(AuditEvent.licence == licence).order_by(AuditEvent.seq))
 
 
 def events_from(address: str) -> list[AuditEvent]:
+    seal_all()
     return list(AuditEvent.select().where(AuditEvent.client == address).order_by(AuditEvent.seq))
 
 
@@ -365,6 +369,7 @@ def test_audit_events_hold_no_personal_data(client: Any, api: Callable[..., Api]
         client.post("/api/v1/verify", json={"qr": issued["qr_text"]}, environ_base={"REMOTE_ADDR": a.address})
     secrets_ = [v for kind in ("id_card", "driving_licence", "degree_certificate", "business_licence") for v in personal_values(kind)]
     secrets_ += [t for t in platform.demo_tokens.values()]
+    seal_all()
     rows = list(AuditEvent.select().dicts())
     assert len(rows) > 5
     for row in rows:
@@ -382,6 +387,7 @@ def test_history_shows_issue_download_and_status_changes_with_reasons(api: Calla
     assert a("GET", f"{API}/{identifier}/pdf").status_code == 200
     assert a("POST", f"{API}/{identifier}/suspend", json={"reason": "证件遗失，暂停使用"}).status_code == 200
     assert a("POST", f"{API}/{identifier}/reinstate", json={"reason": "证件已找回"}).status_code == 200
+    seal_all()  # in the chain, each with its place
     resp = a("GET", f"{API}/{identifier}/events")
     assert resp.status_code == 200
     history = resp.get_json()

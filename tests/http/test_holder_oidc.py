@@ -245,8 +245,10 @@ def test_sign_in_with_oidc(oidc_app: Any, idp: Provider, card_holder: tuple[Any,
 
 def _refusal(c: Any) -> str:
     """Why the platform refused this client's sign-in, as its audit trail says."""
+    from licence_svc.services.audit import seal_all
     from licence_svc.storage.models import AuditEvent
 
+    seal_all()
     event = (
         AuditEvent.select()
         .where((AuditEvent.client == c.environ_base["REMOTE_ADDR"]) & (AuditEvent.action == "holder_sign_in"))

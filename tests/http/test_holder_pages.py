@@ -183,11 +183,13 @@ def test_guessing_one_account_from_many_addresses_is_limited(holder_client: Call
 
 def test_sign_in_is_audited_with_a_masked_id(holder_client: Callable[[], Any], id_card: Callable[[], tuple[Any, str]]) -> None:
     from licence_svc.core.masking import mask_number
+    from licence_svc.services.audit import seal_all
     from licence_svc.storage.models import AuditEvent
 
     issued, holder = id_card()
     sign_in(holder_client(), holder, "WRONG-CODE-0000")
     claim(holder_client(), issued, holder)
+    seal_all()
     events = list(AuditEvent.select().where(AuditEvent.actor == f"holder:{mask_number(holder)}").order_by(AuditEvent.seq))
     assert [(e.action, e.outcome) for e in events][:3] == [("holder_sign_in", "failed"), ("holder_sign_in", "ok"), ("holder_set_password", "ok")]
     assert not any(holder in f"{e.actor}{e.detail}" for e in AuditEvent.select().where(AuditEvent.actor.startswith("holder:")))

@@ -20,14 +20,17 @@ from typing import Any
 import pytest
 
 from licence_svc.core.audit import GENESIS, event_hash
+from licence_svc.storage.audit import end_stream
 from tests.helpers import SAMPLES, cli_in_process, load_sample, scratch_env
 
 TABLES = {
     "auditevent": ("seq", "at", "actor", "action", "licence", "client", "outcome", "detail", "prev_hash", "hash"),
     "audithead": ("id", "seq", "hash"),
     "auditcheckpoint": ("seq", "hash", "at", "signature"),
+    "auditintake": ("id", "stream", "stream_seq", "at", "actor", "action", "licence", "client", "outcome", "detail", "prev_hash", "hash"),
+    "auditstream": ("id", "seq", "hash", "sealed_seq", "sealed_hash"),
 }
-ORDER = {"auditevent": "seq", "audithead": "id", "auditcheckpoint": "seq"}
+ORDER = {"auditevent": "seq", "audithead": "id", "auditcheckpoint": "seq", "auditintake": "id", "auditstream": "id"}
 
 
 @dataclass
@@ -79,6 +82,7 @@ class Trail:
         finally:
             con.close()
         assert self.snapshot() == snap
+        end_stream()  # this process's writer must not link to events the restore removed
 
     def events(self) -> list[dict[str, Any]]:
         cols = TABLES["auditevent"]
@@ -128,6 +132,11 @@ def trail(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trail]:
         proc = t.cli("verify", "--qr", qr)
         assert proc.returncode == 1 and "verdict: suspended" in proc.stdout, proc.stdout + proc.stderr
         t.identifiers = [first, second]
+        assert t.sql("SELECT COUNT(*) FROM auditevent") == [(0,)]  # recorded in the intake, not yet sealed
+        assert len(t.sql("SELECT id FROM auditintake")) == 5
+        proc = t.cli("audit", "seal")
+        assert proc.returncode == 0 and proc.stdout.startswith("sealed 5 events; chain head at event 5"), proc.stdout + proc.stderr
+        assert t.sql("SELECT COUNT(*) FROM auditintake") == [(0,)]
         t.plain = t.snapshot()
         proc = t.cli("audit", "checkpoint")
         assert proc.returncode == 0, proc.stderr
@@ -308,3 +317,103 @@ def test_consistent_rewrite_is_caught_by_the_signed_checkpoint(checkpointed: Tra
     code, out = checkpointed.verify()
     assert code == 1, out
     assert broken_at(out) == (5, reason)
+
+
+# -- events recorded and not yet sealed -------------------------------------------------------
+
+
+@pytest.fixture()
+def pending(trail: Trail) -> Iterator[Trail]:
+    """The sealed trail, then three checks of the second licence recorded in one stream and not
+    yet sealed; restored after the test."""
+    assert trail.plain is not None
+    trail.restore(trail.plain)
+    [(qr,)] = trail.sql("SELECT qr_text FROM licence WHERE identifier = ?", trail.identifiers[1])
+    for _ in range(3):
+        assert trail.cli("verify", "--qr", qr).returncode == 1  # suspended
+    yield trail
+    trail.restore(trail.plain)
+
+
+def intake(t: Trail) -> list[dict[str, Any]]:
+    cols = TABLES["auditintake"]
+    return [dict(zip(cols, row)) for row in t.sql(f"SELECT {', '.join(cols)} FROM auditintake ORDER BY stream_seq")]
+
+
+def stream_broken_at(output: str) -> tuple[str, str, str]:
+    match = re.search(r"^BROKEN at stream (\w+) event (\w+): (.+)$", output, re.M)
+    assert match, output
+    return match.group(1), match.group(2), match.group(3)
+
+
+def test_unsealed_events_are_checked_and_intact(pending: Trail) -> None:
+    rows = intake(pending)
+    assert [(r["stream_seq"], r["action"], r["outcome"]) for r in rows] == [(n, "verify", "suspended") for n in (1, 2, 3)]
+    assert len({r["stream"] for r in rows}) == 1
+    code, out = pending.verify()
+    assert code == 0, out
+    assert "5 events, head at 5" in out and "3 events recorded and not yet sealed, in 1 streams" in out
+
+
+def test_edited_unsealed_event(pending: Trail) -> None:
+    pending.sql("UPDATE auditintake SET outcome = 'valid' WHERE stream_seq = 2")
+    code, out = pending.verify()
+    assert code == 1
+    stream = intake(pending)[0]["stream"]
+    assert stream_broken_at(out) == (stream, "2", "event content does not match its hash (edited)")
+
+
+def test_deleted_unsealed_event(pending: Trail) -> None:
+    pending.sql("DELETE FROM auditintake WHERE stream_seq = 2")
+    code, out = pending.verify()
+    assert code == 1
+    assert stream_broken_at(out)[1:] == ("3", "stream sequence jumps from 1 to 3: events missing or reordered")
+
+
+def test_deleted_last_unsealed_event_is_caught_by_the_stream_head(pending: Trail) -> None:
+    pending.sql("DELETE FROM auditintake WHERE stream_seq = 3")
+    code, out = pending.verify()
+    assert code == 1
+    assert stream_broken_at(out)[2] == "stream head does not match its last event (events deleted, or the head rewritten)"
+
+
+def test_reordered_unsealed_events(pending: Trail) -> None:
+    pending.sql("UPDATE auditintake SET stream_seq = -1 WHERE stream_seq = 1")
+    pending.sql("UPDATE auditintake SET stream_seq = 1 WHERE stream_seq = 2")
+    pending.sql("UPDATE auditintake SET stream_seq = 2 WHERE stream_seq = -1")
+    code, out = pending.verify()
+    assert code == 1
+    assert stream_broken_at(out)[1:] == ("1", "previous-hash link does not match the event before it")
+
+
+def test_unsealed_events_without_their_stream_head(pending: Trail) -> None:
+    pending.sql("DELETE FROM auditstream")
+    code, out = pending.verify()
+    assert code == 1
+    assert stream_broken_at(out)[2] == "events of a stream with no recorded head"
+
+
+def test_the_sealer_never_seals_over_a_broken_link(pending: Trail) -> None:
+    """An edited event stops its stream: the events before it are sealed, it and those after stay
+    in the intake, and `audit verify` keeps naming it."""
+    pending.sql("UPDATE auditintake SET outcome = 'valid' WHERE stream_seq = 2")
+    proc = pending.cli("audit", "seal")
+    assert proc.returncode == 0 and proc.stdout.startswith("sealed 1 events; chain head at event 6"), proc.stdout
+    assert [r["stream_seq"] for r in intake(pending)] == [2, 3]
+    assert [e["outcome"] for e in pending.events()][-1] == "suspended"
+    code, out = pending.verify()
+    assert code == 1 and "6 events, head at 6" in out
+    assert stream_broken_at(out)[1:] == ("2", "event content does not match its hash (edited)")
+
+
+def test_sealing_moves_every_event_once_and_the_trail_stays_intact(pending: Trail) -> None:
+    before = intake(pending)
+    proc = pending.cli("audit", "seal")
+    assert proc.returncode == 0 and proc.stdout.startswith("sealed 3 events; chain head at event 8"), proc.stdout
+    assert intake(pending) == []
+    sealed = pending.events()[5:]
+    assert [(e["seq"], e["at"], e["outcome"]) for e in sealed] == [(6 + n, r["at"], r["outcome"]) for n, r in enumerate(before)]
+    assert pending.sql("SELECT seq, sealed_seq FROM auditstream WHERE id = ?", before[0]["stream"]) == [(3, 3)]
+    code, out = pending.verify()
+    assert code == 0, out
+    assert "8 events, head at 8" in out and "0 events recorded and not yet sealed" in out

@@ -309,11 +309,14 @@ def test_the_signature_covers_the_answer(platform: Any, window: str, scoped: Cal
 
 
 def test_every_check_is_audited_without_personal_data(platform: Any, window: str, scoped: Callable[[str], None], licence: Callable[..., Any]) -> None:
+    from licence_svc.services.audit import seal_all
     from licence_svc.storage import audit as trail
 
     scoped("id_card")
     ident, data = licence("id_card")
     answer = run(platform, window, kind="id_card", holder=data["id_number"], claims={"name": data["name"]})
+    assert [e["action"] for e in trail.events_for(ident) if e["seq"] is None][-1] == "check"  # recorded at once, not yet sealed
+    seal_all()
     events = [e for e in trail.iter_events() if e["action"] == "check" and e["licence"] == ident]
     assert len(events) == 1 and answer["check_id"] in events[0]["detail"]
     text = json.dumps(events, ensure_ascii=False, default=str)

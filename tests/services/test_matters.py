@@ -155,6 +155,7 @@ def test_household_register_of_another_member_counts(
 def test_usage_and_audit_name_the_window_and_the_matter(
     platform: Any, loaded: None, window: str, as_window: Principal, licence_of: Callable[..., str]
 ) -> None:
+    from licence_svc.services.audit import seal_all
     from licence_svc.storage.audit import iter_events
 
     who = person()
@@ -168,6 +169,7 @@ def test_usage_and_audit_name_the_window_and_the_matter(
         assert event["purpose"] == "办理人才引进落户" and event["grant"] and event["outcome"] == "ok"
         assert event["action_label"] == usage.ACTION_LABELS["materials"]
     assert not [e for e in usage.events([unshared]) if e["action"] != "share"]
+    seal_all()
     audited = [e for e in iter_events() if e["action"] == "materials" and e["licence"] in (card, degree)]
     assert len(audited) == 2 and all(e["client"] == "192.0.2.7" and who[0] not in (e["detail"] or "") for e in audited)
 
