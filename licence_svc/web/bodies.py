@@ -112,8 +112,14 @@ def openapi_path(rule: str) -> str:
     return re.sub(r"<(?:[a-z_]+:)?([a-z_]+)>", r"{\1}", rule)
 
 
-def _pointer(*parts: str) -> str:
-    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+def _absolute_refs(node: Any) -> Any:
+    """A copy of a schema taken out of the document, its local ``$ref``s (#/components/...)
+    made to name the document, so they resolve through the registry from wherever it is used."""
+    if isinstance(node, dict):
+        return {k: (DOCUMENT_URI + v if k == "$ref" and isinstance(v, str) and v.startswith("#") else _absolute_refs(v)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_absolute_refs(v) for v in node]
+    return node
 
 
 class BodySchemas:
@@ -125,12 +131,15 @@ class BodySchemas:
         registry: Registry[Any] = Registry().with_resource(
             DOCUMENT_URI, Resource.from_contents(document, default_specification=DRAFT202012)
         )
+        resolver = registry.resolver(DOCUMENT_URI)
         self._validators: dict[tuple[str, str], Draft202012Validator] = {}
         for path, item in document["paths"].items():
             for method, op in item.items():
                 if JSON in op.get("requestBody", {}).get("content", {}):
-                    where = _pointer("paths", path, method, "requestBody", "content", JSON, "schema")
-                    self._validators[(path, method.upper())] = Draft202012Validator({"$ref": f"{DOCUMENT_URI}#{where}"}, registry=registry)
+                    schema = op["requestBody"]["content"][JSON]["schema"]
+                    while isinstance(schema, dict) and set(schema) == {"$ref"}:  # followed once here, not on every request
+                        schema = resolver.lookup(schema["$ref"]).contents
+                    self._validators[(path, method.upper())] = Draft202012Validator(_absolute_refs(schema), registry=registry)
 
     def problems(self, rule: str, method: str, body: Any, checked_by_service: Sequence[str] = ()) -> list[FieldProblem]:
         """What is wrong with ``body`` for the operation of ``method`` on the URL ``rule``, each

@@ -25,7 +25,7 @@ MAX_QR_JSON_BYTES = 64 * 1024  # {"qr": ...} with the longest QR text, even all 
 def verify_evidence() -> dict[str, Any]:
     """Read the evidence of this request (QR text, PDF or image) and verify it."""
     PayloadTooLarge.check(request.content_length, MAX_UPLOAD_BYTES, "upload")
-    if request.files:
+    if request.mimetype == "multipart/form-data":  # not request.files: that would parse a JSON body as a form first
         upload = request.files.get("file")
         if upload is None:
             raise InvalidInput.single("file", "multipart upload must be in the field 'file'")
