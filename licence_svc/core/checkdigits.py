@@ -23,8 +23,9 @@ _CREDIT_SHAPE = re.compile(rf"[{CREDIT_ALPHABET}]{{18}}")
 # ISO/IEC 7064 MOD 37,36 (hybrid system) over 0-9A-Z.
 _ALNUM36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _ALNUM36_VALUE = {c: i for i, c in enumerate(_ALNUM36)}
-# MOD 37,36 step as a table: next P for (P, value), so the loop is one index per character.
-_MOD37_STEP = [[(2 * ((p + v) % 36 or 36)) % 37 for v in range(36)] for p in range(37)]
+# MOD 37,36 step as a table: next P for (P, character), so the loop is one lookup per character
+# (every verification computes the check character of the identifier it reads).
+_MOD37_STEP = [{c: (2 * ((p + v) % 36 or 36)) % 37 for c, v in _ALNUM36_VALUE.items()} for p in range(37)]
 
 
 def id_number_check_char(first17: str) -> str:
@@ -79,12 +80,11 @@ def credit_code_problem(value: str) -> str | None:
 
 def mod37_36_check_char(text: str) -> str:
     """ISO/IEC 7064 MOD 37,36 check character over upper-case alphanumerics."""
-    try:
-        values = [_ALNUM36_VALUE[ch] for ch in text]
-    except KeyError as exc:
-        raise ValueError(f"character {exc.args[0]!r} is not 0-9A-Z") from None
     p = 36
     step = _MOD37_STEP
-    for value in values:
-        p = step[p][value]
+    try:
+        for ch in text:
+            p = step[p][ch]
+    except KeyError as exc:
+        raise ValueError(f"character {exc.args[0]!r} is not 0-9A-Z") from None
     return _ALNUM36[(37 - p) % 36]

@@ -99,6 +99,9 @@ def parse_sign1(data: bytes) -> Sign1:
     of the same message would give one licence several QR texts (RFC 8949 §4.2)."""
     if len(data) > MAX_MESSAGE:
         raise CoseFormatError("message longer than any licence payload")
+    msg = _parse_written(data)
+    if msg is not None:
+        return msg
     try:
         obj = cbor2.loads(data)
     except Exception as exc:  # cbor2 raises several decoder error types, and RecursionError
@@ -129,6 +132,31 @@ def parse_sign1(data: bytes) -> Sign1:
     msg = Sign1(protected, kid, payload, signature)
     if msg.encode() != data:
         raise CoseFormatError("message is not in deterministic encoding")
+    return msg
+
+
+# Tag 18, array of 4, then a 13-byte protected header {1: -7, 4: <8-byte kid>}.
+_WRITTEN_HEAD = b"\xd2\x84\x4d" + protected_header(bytes(KID_BYTES))[:-KID_BYTES]
+
+
+def _parse_written(data: bytes) -> Sign1 | None:
+    """The message taken apart by position when it is laid out exactly as sign1 writes it (every
+    genuine QR); None for anything else, which the decoder then judges and names. Accepting only
+    bytes equal to the deterministic encoding of what is read keeps it exactly as strict."""
+    if not data.startswith(_WRITTEN_HEAD) or len(data) < 18 + 66 or data[16] != 0xA0:
+        return None
+    head = data[17]
+    if 0x40 <= head < 0x58:
+        start, n = 18, head - 0x40
+    elif head == 0x58:
+        start, n = 19, data[18]
+    elif head == 0x59:
+        start, n = 20, int.from_bytes(data[18:20], "big")
+    else:
+        return None
+    msg = Sign1(data[3:16], data[8:16], data[start : start + n], data[start + n + 2 :])
+    if len(msg.signature) != 64 or msg.encode() != data:
+        return None
     return msg
 
 

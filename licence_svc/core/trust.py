@@ -9,6 +9,7 @@ from datetime import datetime
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from .pki import key_id
@@ -31,6 +32,13 @@ class TrustedIssuer:
     def public_key(self) -> PublicKeyTypes:
         """Parsed once: verifying a QR is otherwise dominated by re-reading the key."""
         return self.cert.public_key()
+
+    @cached_property
+    def ec_public_key(self) -> ec.EllipticCurvePublicKey | None:
+        """The key as QR signatures need it (ES256), None for any other: the type is settled once
+        per issuer rather than by an ABC isinstance on every verification."""
+        key = self.public_key
+        return key if isinstance(key, ec.EllipticCurvePublicKey) else None
 
     @cached_property
     def validity(self) -> tuple[float, float]:

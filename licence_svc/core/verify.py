@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from . import cose
 from .annotate import PLATFORM_CODE, CopySection
@@ -88,6 +87,13 @@ class Check(NamedTuple):  # a tuple: several are made on every verification
         }
 
 
+# Passed checks whose wording never varies, made once: every genuine QR passes them.
+_FORMAT_OK = Check(FORMAT, True, "signed payload format 1 (COSE_Sign1, ES256)", "签名数据格式第 1 版（COSE_Sign1，ES256）")
+_SIGNATURE_OK = Check(SIGNATURE, True, "ES256 signature verifies", "ES256 数字签名验证通过")
+_NO_EXPIRY = Check(NOT_EXPIRED, True, "no expiry (长期)", "长期有效")
+_REGISTER_MATCH_OK = Check(REGISTER_MATCH, True, "payload is the one recorded at issuance", "二维码数据与登记库签发记录一致")
+
+
 class Notice(NamedTuple):
     """Something the person checking must know that does not change the verdict (a link to
     another host, the printed text left to the clerk)."""
@@ -148,6 +154,8 @@ class Report:
         return [c.reason for c in self.checks if c.passed is False]
 
     def as_dict(self) -> dict[str, Any]:
+        checked_at = self.checked_at.isoformat()
+        status_as_of = self.status_as_of
         return {
             "verdict": self.verdict,
             "verdict_label": VERDICT_LABELS[self.verdict],
@@ -155,11 +163,12 @@ class Report:
             "evidence": self.evidence,
             "checks": [c.as_dict() for c in self.checks],
             "licence": self.licence,
-            "checked_at": self.checked_at.isoformat(),
+            "checked_at": checked_at,
             "freshness": {
                 "trust_as_of": self.trust_as_of.isoformat() if self.trust_as_of else None,
                 "status_source": self.status_source,
-                "status_as_of": self.status_as_of.isoformat() if self.status_as_of else None,
+                # a register check's status is as of the check itself: the same object, formatted once
+                "status_as_of": checked_at if status_as_of is self.checked_at else status_as_of.isoformat() if status_as_of else None,
             },
             "copy": self.copy,
             "warnings": [w.as_dict() for w in self.warnings],
@@ -257,7 +266,7 @@ def _check_claims(
     except ClaimsError as exc:
         run.fail(FORMAT, "tampered", f"payload claims are damaged: {exc}", f"二维码数据中的证照信息已损坏：{exc}")
         return _Signed(None, None, msg)
-    run.ok(FORMAT, "signed payload format 1 (COSE_Sign1, ES256)", "签名数据格式第 1 版（COSE_Sign1，ES256）")
+    run.checks.append(_FORMAT_OK)
     # 2. Key id: must name a certificate the platform root issued.
     issuer = trust.issuers.get(msg.kid)
     if issuer is None:
@@ -270,11 +279,11 @@ def _check_claims(
         run.skip(SIGNATURE, "not checked: signing key unknown", "未核验：签名密钥未知")
         return _Signed(claims, None, msg)
     # 3. Signature over the claims.
-    public_key = issuer.public_key
-    if not isinstance(public_key, ec.EllipticCurvePublicKey) or not cose.verify_sign1(msg, public_key):
+    public_key = issuer.ec_public_key
+    if public_key is None or not cose.verify_sign1(msg, public_key):
         run.fail(SIGNATURE, "forged", "signature does not match the payload", "数字签名与数据不符")
         return _Signed(claims, issuer, msg)
-    run.ok(SIGNATURE, "ES256 signature verifies", "ES256 数字签名验证通过")
+    run.checks.append(_SIGNATURE_OK)
     if issuer.withdrawn_reason:
         run.fail(
             ISSUER_TRUSTED,
@@ -321,7 +330,7 @@ def _check_claims(
     if claims.expires_at is not None and now.timestamp() > claims.expires_at:
         run.fail(NOT_EXPIRED, "expired", f"expired on {_iso(claims.expires_at)}", f"已于{_date_zh(claims.expires_at)}过期")
     elif claims.expires_at is None:
-        run.ok(NOT_EXPIRED, "no expiry (长期)", "长期有效")
+        run.checks.append(_NO_EXPIRY)
     else:
         run.ok(NOT_EXPIRED, f"valid until {_iso(claims.expires_at)}", f"有效期至{_date_zh(claims.expires_at)}")
     return _Signed(claims, issuer, msg)
@@ -367,9 +376,10 @@ def _status_verdict(run: _Run, status: str, category: str | None, where: str, wh
         run.ok(STATUS, f"licence is in force ({where})", f"证照现行有效（{where_zh}）")
 
 
-def _check_status(run: _Run, signed: _Signed, source: StatusSource, *, now: datetime) -> RecordView | None:
+def _check_status(run: _Run, signed: _Signed, source: StatusSource, *, now: datetime, scanned: str | None = None) -> RecordView | None:
     """6. Status from the register, else from a signed status list; without either the status is
-    "not checked" and the verdict at best ``unchecked``, never valid.
+    "not checked" and the verdict at best ``unchecked``, never valid. ``scanned``: the QR text
+    ``signed`` was read from.
 
     Only a payload that passed the signature and issuer checks is looked up: the register's
     word on a licence nobody trusted signing would only muddy the verdict.
@@ -392,7 +402,7 @@ def _check_status(run: _Run, signed: _Signed, source: StatusSource, *, now: date
             return None
         _status_verdict(run, record.status, record.status_category, "register", "据登记库")
         assert signed.msg is not None  # claims were decoded from it
-        _check_binding(run, signed.msg, claims, record)
+        _check_binding(run, signed.msg, claims, record, scanned)
         return record
     if source.status_list is not None:
         status_list = source.status_list
@@ -432,17 +442,24 @@ _BOUND_FIELDS = (
 )
 
 
-def _check_binding(run: _Run, msg: cose.Sign1, claims: Claims, record: RecordView) -> None:
+def _issued_payload(record: RecordView) -> bytes | None:
+    try:
+        return parse_link(record.qr_text).payload
+    except UnreadableEvidence:
+        return None
+
+
+def _check_binding(run: _Run, msg: cose.Sign1, claims: Claims, record: RecordView, scanned: str | None) -> None:
     """6b. The payload is the one the register recorded at issuance for this identifier: a genuine
     signature by an authorised key does not make claims the register does not hold valid (a
     leaked or misused department key could otherwise mint a "valid" QR for another holder)."""
-    try:
-        issued_bytes: bytes | None = parse_link(record.qr_text).payload
-    except UnreadableEvidence:
-        issued_bytes = None
-    if issued_bytes == msg.encode() and msg.kid.hex() == record.kid and claims.digest.hex() == record.data_digest:
-        run.ok(REGISTER_MATCH, "payload is the one recorded at issuance", "二维码数据与登记库签发记录一致")
+    # The very text issued (the usual case) holds the very bytes just read; msg.encode() is the
+    # bytes scanned, as parse_sign1 accepts only its own encoding.
+    same_bytes = record.qr_text == scanned or _issued_payload(record) == msg.encode()
+    if same_bytes and msg.kid.hex() == record.kid and claims.digest.hex() == record.data_digest:
+        run.checks.append(_REGISTER_MATCH_OK)
         return
+    issued_bytes = _issued_payload(record)
     try:  # only now, to name what differs
         issued: cose.Sign1 | None = cose.parse_sign1(issued_bytes or b"")
         issued_claims: Claims | None = Claims.decode(issued.payload) if issued else None
@@ -520,7 +537,7 @@ def verify_qr(
     link = parse_link(text)
     run = _Run()
     signed = _check_claims(run, link.payload, trust=trust, now=now)
-    record = _check_status(run, signed, source, now=now)
+    record = _check_status(run, signed, source, now=now, scanned=text)
     return _report(run, signed, record, now=now, evidence="qr", trust=trust, source=source, notices=_link_notices(link, base_url))
 
 
@@ -635,7 +652,7 @@ def verify_pdf(
             f"PDF certified with key {pdf_issuer.kid.hex()} of {pdf_issuer.department_code}, not with key {issuer.kid.hex()} that signed its QR",
             f"PDF 签章密钥（{pdf_issuer.department_name}，{pdf_issuer.kid.hex()}）并非签发其二维码的密钥（{issuer.department_name}，{issuer.kid.hex()}）",
         )
-    record = _check_status(run, signed, source, now=now)
+    record = _check_status(run, signed, source, now=now, scanned=doc["qr_text"])
     copy_record = _match_record(run, pdf, doc, claims, record, embedded_digest.hex(), source, is_copy=is_copy, copy=copy)
     if copy is not None:
         _check_copy_validity(run, copy, copy_record, now=now, online=source.copy_lookup is not None)
