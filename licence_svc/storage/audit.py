@@ -18,7 +18,7 @@ from typing import Any
 import peewee
 
 from ..core.audit import FIELDS, GENESIS, Fold, StreamPosition, event_hash, stream_event, stream_genesis
-from .db import after_transaction, database, execute, is_sqlite, placeholder, register_errors, require_transaction, rows, transaction
+from .db import after_transaction, compiled, database, execute, is_sqlite, placeholder, prepared, register_errors, require_transaction, rows
 from .models import AuditCheckpoint, AuditEvent, AuditHead, AuditIntake, AuditStream
 
 _COLUMNS = ("stream", "stream_seq", *[f for f in FIELDS if f != "seq"], "prev_hash", "hash")
@@ -85,14 +85,22 @@ def _row(stream: _Stream, at: datetime, actor: str, action: str, outcome: str, l
     return row
 
 
-def _statements() -> tuple[str, str]:
+def _insert_sql() -> str:
+    columns = ", ".join(f'"{c}"' for c in _COLUMNS)
+    return f'INSERT INTO "auditintake" ({columns}) VALUES ({", ".join([placeholder()] * len(_COLUMNS))})'
+
+
+def _head_sql() -> str:
     p = placeholder()
-    insert = f'INSERT INTO "auditintake" ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in _COLUMNS)}) VALUES ({", ".join([p] * len(_COLUMNS))})'
-    head = (
+    return (
         f'INSERT INTO "auditstream" ("id", "seq", "hash", "sealed_seq", "sealed_hash") VALUES ({p}, {p}, {p}, 0, {p}) '
         'ON CONFLICT ("id") DO UPDATE SET "seq" = excluded."seq", "hash" = excluded."hash"'
     )
-    return insert, head
+
+
+def _statements() -> tuple[str, str]:
+    """The record's two statements: the event, and its stream's head moved to it."""
+    return compiled("audit.intake", _insert_sql), compiled("audit.stream_head", _head_sql)
 
 
 def _params(row: Mapping[str, Any]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
@@ -115,8 +123,9 @@ def append(*, at: datetime, actor: str, action: str, outcome: str, licence: str 
 
 def append_lazily(*, at: datetime, actor: str, action: str, outcome: str, licence: str | None = None, client: str | None = None, detail: str | None = None) -> None:
     """Record one event in a transaction of its own, committed before this returns but without
-    waiting for the disk (storage.db.transaction(durable=False)): the public checks. On
-    PostgreSQL the whole transaction is one round trip."""
+    waiting for the disk (SQLite: synchronous=NORMAL; PostgreSQL: synchronous_commit off): the
+    public checks (docs/audit.md bounds what a power failure can lose). One round trip on
+    PostgreSQL; inside a caller's transaction it joins it, and is as durable as it."""
     if database.in_transaction():
         append(at=at, actor=actor, action=action, outcome=outcome, licence=licence, client=client, detail=detail)
         return
@@ -132,8 +141,10 @@ def append_lazily(*, at: datetime, actor: str, action: str, outcome: str, licenc
                 conn.execute(insert, values)
                 conn.execute(head, head_values)
                 conn.execute("COMMIT")
-            else:  # one round trip
-                execute(f"BEGIN; SET LOCAL synchronous_commit TO OFF; {insert}; {head}; COMMIT", values + head_values)
+            else:  # one round trip, of statements prepared on this connection
+                marks = ", ".join(["%s"] * len(values)), ", ".join(["%s"] * len(head_values))
+                insert_now, head_now = prepared("audit_intake", insert, len(values)), prepared("audit_stream_head", head, len(head_values))
+                execute(f"BEGIN; SET LOCAL synchronous_commit TO OFF; {insert_now}({marks[0]}); {head_now}({marks[1]}); COMMIT", values + head_values)
     except BaseException:
         _local.stream = None  # committed or not: unknown, so this stream ends here
         try:
@@ -272,6 +283,19 @@ def events_for(licence: str) -> list[dict[str, Any]]:
     for event in pending:
         event["seq"] = None
     return sorted(sealed + pending, key=lambda e: e["at"])
+
+
+def public_checks(licences: Sequence[str], *, limit: int) -> list[dict[str, Any]]:
+    """The verifications recorded of these licences (at, licence, outcome, detail), sealed or
+    not, newest first: what a holder sees of who checked their licence."""
+    if not licences:
+        return []
+    with register_errors():
+        out = []
+        for model in (AuditEvent, AuditIntake):
+            query = model.select(model.at, model.licence, model.outcome, model.detail).where(model.licence.in_(list(licences)) & (model.action == "verify"))
+            out += rows(query.order_by(model.at.desc()).limit(limit))
+    return sorted(out, key=lambda e: e["at"], reverse=True)[:limit]
 
 
 def head() -> tuple[int, str]:

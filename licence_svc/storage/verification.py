@@ -3,7 +3,7 @@ statement whose SQL is built once (a public check is the platform's hottest path
 
 from __future__ import annotations
 
-from .db import compiled, execute, placeholder, register_errors
+from .db import compiled, execute, execute_prepared, placeholder, register_errors
 from .licences import VerifiableLicence
 from .models import Licence, TrustEpoch
 
@@ -20,7 +20,7 @@ def _lookup_sql() -> str:
 def licence_for_verification(identifier: str) -> tuple[int, VerifiableLicence | None]:
     """(trust epoch, the licence as verification reads it, or None) in one indexed read."""
     with register_errors():
-        row = execute(compiled("verification.lookup", _lookup_sql), (identifier,)).fetchone()
+        row = execute_prepared("licence_lookup", compiled("verification.lookup", _lookup_sql), (identifier,)).fetchone()
     if row is None:
         return 0, None  # a register without the epoch row (not migrated): every check rebuilds
     if row[1] is None:
