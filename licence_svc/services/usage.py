@@ -6,7 +6,7 @@ question in their terms: which organisation, for what purpose, under which grant
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from ..storage import audit as trail
@@ -76,8 +76,25 @@ def record(licence: str, action: str, **fields: Any) -> None:
 
 
 def events(identifiers: list[str], *, limit: int = 500) -> list[dict[str, Any]]:
-    """Newest first, for the holder's page and API."""
+    """Newest first, for the holder's page and API: the usage log, and every public check of the
+    licence (scanned QR, uploaded PDF or photo) from the audit trail, sealed or not yet sealed,
+    as 公众查验 with no organisation (a public check names no one)."""
     out = []
+    for check in trail.public_checks(identifiers, limit=limit):
+        out.append(
+            {
+                "licence": check["licence"],
+                "at": datetime.fromisoformat(check["at"]).astimezone(timezone.utc).isoformat(),
+                "action": "verify",
+                "action_label": ACTION_LABELS["verify"],
+                "organisation": None,
+                "organisation_name": None,
+                "purpose": None,
+                "grant": None,
+                "authorised": True,
+                "outcome": "ok",  # the check was made; its verdict is the licence's own status
+            }
+        )
     for e in store.for_licences(identifiers, limit=limit):
         out.append(
             {
@@ -93,7 +110,7 @@ def events(identifiers: list[str], *, limit: int = 500) -> list[dict[str, Any]]:
                 "outcome": e.outcome,
             }
         )
-    return out
+    return sorted(out, key=lambda e: datetime.fromisoformat(e["at"]), reverse=True)[:limit]
 
 
 def count_recent(organisation: str, action: str, since: datetime) -> int:

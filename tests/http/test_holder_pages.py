@@ -362,15 +362,21 @@ def test_licence_page_shows_qr_details_and_usage(holder_client: Callable[[], Any
     from PIL import Image
 
     from licence_svc.services import usage
+    from licence_svc.services.audit import seal_all
 
     issued, holder = id_card()
     c = holder_client()
     claim(c, issued, holder)
     usage.record(issued.identifier, "check", organisation=departments["id_card"], purpose="核对身份信息", authorised=False)
+    assert "公众查验" not in c.get(f"/me/licences/{issued.identifier}").get_data(as_text=True)
+    assert c.post("/api/v1/verify", json={"qr": issued.qr_text}).get_json()["verdict"] == "valid"  # someone scans it
     html = c.get(f"/me/licences/{issued.identifier}").get_data(as_text=True)
     assert "张晓明" in html and "北京市公安局东城分局" in html
     assert holder not in html and holder[:4] in html  # masked
     assert "谁使用了我的证照" in html and "核对身份信息" in html and "未经授权的核验" in html
+    assert html.count("<strong>公众查验</strong> · 扫码/文件查验") == 1  # the check, recorded and not yet sealed
+    seal_all()
+    assert c.get(f"/me/licences/{issued.identifier}").get_data(as_text=True).count("<strong>公众查验</strong> · 扫码/文件查验") == 1  # sealed: still once
     src = re.search(r'<img class="qr" src="data:image/png;base64,([^"]+)"', html)
     assert src, "the QR is an inline PNG"
     [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(base64.b64decode(src.group(1)))))
