@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal, overload
 
 from flask import current_app, request
@@ -112,6 +112,68 @@ def openapi_path(rule: str) -> str:
     return re.sub(r"<(?:[a-z_]+:)?([a-z_]+)>", r"{\1}", rule)
 
 
+_SIMPLE_TYPES: dict[str, Callable[[Any], bool]] = {
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "null": lambda v: v is None,
+}
+_ANNOTATIONS = {"description", "title", "format", "examples"}  # assert nothing in Draft 2020-12 as jsonschema runs it
+
+
+def _simple_member(schema: Any) -> Callable[[Any], bool] | None:
+    """A check of one member whose schema uses only type, length, enum and pattern keywords;
+    None for anything else."""
+    if not isinstance(schema, dict) or set(schema) - _ANNOTATIONS - {"type", "minLength", "maxLength", "enum", "pattern"}:
+        return None
+    types = schema.get("type")
+    names: list[str] = [n for n in (types if isinstance(types, list) else [types]) if isinstance(n, str) and n in _SIMPLE_TYPES]
+    if not names or len(names) != (len(types) if isinstance(types, list) else 1):
+        return None
+    type_checks = [_SIMPLE_TYPES[n] for n in names]
+    low, high, enum = schema.get("minLength", 0), schema.get("maxLength"), schema.get("enum")
+    pattern = re.compile(schema["pattern"]) if "pattern" in schema else None
+
+    def check(value: Any) -> bool:
+        if not any(t(value) for t in type_checks):
+            return False
+        if isinstance(value, str) and (len(value) < low or (high is not None and len(value) > high) or (pattern and not pattern.search(value))):
+            return False
+        return enum is None or any(value == e and type(value) is type(e) for e in enum)
+
+    return check
+
+
+def _simple_check(schema: Any) -> Callable[[Any], bool] | None:
+    """For a body schema that is an object of simple members (``{"qr": string}``, the hottest
+    body), a plain-Python check that says True only when jsonschema would find no error: valid
+    bodies skip jsonschema (35 µs); anything else, and every other schema, goes through it."""
+    if not isinstance(schema, dict) or schema.get("type") != "object" or set(schema) - _ANNOTATIONS - {"type", "properties", "required", "additionalProperties"}:
+        return None
+    extra = schema.get("additionalProperties", True)
+    if extra not in (True, False):
+        return None
+    members = {name: _simple_member(sub) for name, sub in schema.get("properties", {}).items()}
+    if any(m is None for m in members.values()):
+        return None
+    checks = {name: m for name, m in members.items() if m is not None}
+    required = tuple(schema.get("required", ()))
+
+    def check(body: Any) -> bool:
+        if not isinstance(body, dict) or any(r not in body for r in required):
+            return False
+        for name, value in body.items():
+            member = checks.get(name)
+            if member is None:
+                if not extra:
+                    return False
+            elif not member(value):
+                return False
+        return True
+
+    return check
+
+
 def _absolute_refs(node: Any) -> Any:
     """A copy of a schema taken out of the document, its local ``$ref``s (#/components/...)
     made to name the document, so they resolve through the registry from wherever it is used."""
@@ -133,6 +195,7 @@ class BodySchemas:
         )
         resolver = registry.resolver(DOCUMENT_URI)
         self._validators: dict[tuple[str, str], Draft202012Validator] = {}
+        self._simple: dict[tuple[str, str], Callable[[Any], bool]] = {}
         for path, item in document["paths"].items():
             for method, op in item.items():
                 if JSON in op.get("requestBody", {}).get("content", {}):
@@ -140,11 +203,18 @@ class BodySchemas:
                     while isinstance(schema, dict) and set(schema) == {"$ref"}:  # followed once here, not on every request
                         schema = resolver.lookup(schema["$ref"]).contents
                     self._validators[(path, method.upper())] = Draft202012Validator(_absolute_refs(schema), registry=registry)
+                    simple = _simple_check(schema)
+                    if simple is not None:
+                        self._simple[(path, method.upper())] = simple
 
     def problems(self, rule: str, method: str, body: Any, checked_by_service: Sequence[str] = ()) -> list[FieldProblem]:
         """What is wrong with ``body`` for the operation of ``method`` on the URL ``rule``, each
         field once (its reasons joined), in the schema's order; KeyError when the operation declares no JSON body."""
-        validator = self._validators[(openapi_path(rule), method)]
+        key = (openapi_path(rule), method)
+        validator = self._validators[key]
+        simple = self._simple.get(key)
+        if simple is not None and simple(body):
+            return []
         by_field: dict[str, list[str]] = {}
         for p in _problems(validator.iter_errors(body), tuple(checked_by_service)):
             reasons = by_field.setdefault(p.field, [])
