@@ -119,15 +119,16 @@ def prepared(name: str, sql: str, arity: int) -> str:
     """``EXECUTE name`` for SQL text with ``arity`` %s marks, prepared on this thread's
     PostgreSQL connection the first time it is used there; add the arguments in parentheses."""
     conn = database.connection()
-    known: tuple[Any, set[str]] | None = getattr(_local, "prepared", None)
-    if known is None or known[0]() is not conn:
-        known = _local.prepared = (weakref.ref(conn), set())
-    if name not in known[1]:
+    by_connection: weakref.WeakKeyDictionary[Any, set[str]] | None = getattr(_local, "prepared", None)
+    if by_connection is None:  # per thread, per connection: a thread may switch databases and back
+        by_connection = _local.prepared = weakref.WeakKeyDictionary()
+    known = by_connection.setdefault(conn, set())
+    if name not in known:
         numbered = sql
         for n in range(1, arity + 1):
             numbered = numbered.replace("%s", f"${n}", 1)
         database.execute_sql(f"PREPARE {name} AS {numbered}")
-        known[1].add(name)
+        known.add(name)
     return f"EXECUTE {name}"
 
 
@@ -181,6 +182,24 @@ def connect() -> None:
             database.connect()
             if is_sqlite():
                 _local.sqlite_file = _sqlite_file_identity()
+
+
+_inherited: list[Any] = []  # connections a forked child inherited: never used, never closed
+
+
+def _forget_inherited_connection() -> None:
+    """In a forked child: the connection the parent had open is the parent's (one server session,
+    one socket; SQLite forbids carrying one across a fork). Closing it would end the parent's
+    session, so it is kept unused, and the child opens its own when it needs one."""
+    db = database.obj
+    state = getattr(db, "_state", None)
+    if state is not None and state.conn is not None:
+        _inherited.append(state.conn)
+        state.reset()
+    _local.__dict__.clear()
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connection)
 
 
 def _sqlite_file_identity() -> tuple[int, int] | None:
