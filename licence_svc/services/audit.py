@@ -55,14 +55,16 @@ def seal(platform: Platform | None = None, *, limit: int = SEAL_BATCH) -> int:
     """Fold up to ``limit`` recorded events into the chain (one durable transaction), and sign a
     checkpoint when enough have been sealed since the last. Returns how many were sealed; 0 when
     there was nothing to do or another sealer holds the chain."""
+    # Read and fold without the write lock (hashing a batch is the long part); then write it
+    # under the lock only if no other sealer moved the chain meanwhile (every seal moves the head).
+    head = trail.head_position()
+    batch = trail.intake_batch(limit)
+    if not batch:
+        return 0
+    result = fold(head, batch, trail.sealed_positions(sorted({r["stream"] for r in batch})))
     with transaction():
-        if not trail.try_sealer_lock():
-            return 0
-        head = trail.lock_head()
-        batch = trail.intake_batch(limit)
-        if not batch:
-            return 0
-        result = fold(head, batch, trail.sealed_positions(sorted({r["stream"] for r in batch})))
+        if not trail.try_sealer_lock() or trail.lock_head() != head:
+            return 0  # another sealer is at work: the next round takes what is left
         trail.save_fold(result)
     for stream, broken in result.broken.items():
         log.error("audit stream %s left unsealed: %s (event %s); run `cli.py audit verify`", stream, broken.reason, broken.seq)

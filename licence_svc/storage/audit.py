@@ -175,14 +175,22 @@ def lock_head() -> StreamPosition:
     return StreamPosition(int(head[0]), str(head[1]))
 
 
+def head_position() -> StreamPosition:
+    """The chain head as last committed, unlocked (the sealer re-reads it locked before writing)."""
+    seq, digest = head()
+    return StreamPosition(seq, digest)
+
+
 def intake_batch(limit: int) -> list[dict[str, Any]]:
     """The oldest unsealed events, in intake order."""
-    return rows(AuditIntake.select().order_by(AuditIntake.id).limit(limit))
+    with register_errors():
+        return rows(AuditIntake.select().order_by(AuditIntake.id).limit(limit))
 
 
 def sealed_positions(streams: Sequence[str]) -> dict[str, StreamPosition]:
     query = AuditStream.select(AuditStream.id, AuditStream.sealed_seq, AuditStream.sealed_hash).where(AuditStream.id.in_(list(streams)))
-    return {r["id"]: StreamPosition(r["sealed_seq"], r["sealed_hash"]) for r in rows(query)}
+    with register_errors():
+        return {r["id"]: StreamPosition(r["sealed_seq"], r["sealed_hash"]) for r in rows(query)}
 
 
 _EVENT_COLUMNS = ("seq", *[f for f in FIELDS if f != "seq"], "prev_hash", "hash")
