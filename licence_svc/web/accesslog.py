@@ -110,6 +110,9 @@ class MaskedLogger(Logger):  # type: ignore[misc]  # gunicorn has no type hints
 
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
+        # Only the atoms the access log format names reach the log: only those are masked (a
+        # check's answer carries a dozen headers; scrubbing each cost it ~80 µs).
+        self._used_atoms = frozenset(re.findall(r"%\(([^)]+)\)", cfg.access_log_format or ""))
         scrubber = ScrubFilter()
         for handler in self.error_log.handlers + self.access_log.handlers:
             handler.addFilter(scrubber)
@@ -131,7 +134,8 @@ class MaskedLogger(Logger):  # type: ignore[misc]  # gunicorn has no type hints
         atoms["U"] = mask_path(atoms.get("U") or "")
         atoms["q"] = mask_query(atoms.get("q") or "")
         atoms["f"] = mask_url(atoms.get("f") or "-")
-        for key, value in list(atoms.items()):
+        for key in getattr(self, "_used_atoms", atoms.keys()) & atoms.keys():
+            value = atoms[key]
             if not key.startswith("{") or not isinstance(value, str):
                 continue
             name = key[1:-2]
@@ -143,4 +147,5 @@ class MaskedLogger(Logger):  # type: ignore[misc]  # gunicorn has no type hints
                 atoms[key] = mask_url(value)
             else:
                 atoms[key] = scrub(value)
-        return atoms
+        used = getattr(self, "_used_atoms", None)
+        return atoms if used is None else {k: v for k, v in atoms.items() if k in used}  # nothing unmasked rides along

@@ -92,3 +92,29 @@ def test_scrub_filter_cleans_messages_and_tracebacks() -> None:
     assert ScrubFilter().filter(record)
     formatted = logging.Formatter().format(record)
     assert "110101199003071233" not in formatted and "lookup *** failed" in formatted and "ValueError" in formatted
+
+
+def test_only_the_atoms_the_format_names_are_logged_masked() -> None:
+    """Only what the access log format names is masked, and only that is handed to the log
+    (a handler that serialises the record's arguments sees nothing unmasked)."""
+    from gunicorn.config import Config
+
+    cfg = Config()
+    cfg.set("access_log_format", '%(h)s "%(r)s" %(s)s %({authorization}i)s %({raw_uri}e)s')
+    cfg.set("accesslog", "-")
+    logger = MaskedLogger(cfg)
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/api/v1/licences?holder=110101199003071233",
+        "PATH_INFO": "/api/v1/licences",
+        "QUERY_STRING": "holder=110101199003071233",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "10.0.0.1",
+        "HTTP_AUTHORIZATION": "Bearer lic_0123abcd_secret",
+    }
+    req = SimpleNamespace(headers=[("Authorization", "Bearer lic_0123abcd_secret"), ("X-Holder", "110101199003071233")])
+    resp = SimpleNamespace(status="200 OK", headers=[("Set-Cookie", "lic_holder=secret")], sent=10)
+    atoms = logger.atoms(resp, req, environ, timedelta(milliseconds=3))
+    assert set(atoms) == {"h", "r", "s", "{authorization}i", "{raw_uri}e"}
+    assert atoms["r"] == "GET /api/v1/licences?holder=*** HTTP/1.1" and atoms["{raw_uri}e"].endswith("holder=***")
+    assert atoms["{authorization}i"] == "***"
