@@ -26,8 +26,8 @@ def cn_date(day: date) -> str:
     return f"{day.year}年{day.month:02d}月{day.day:02d}日"
 
 
-def cn_datetime(moment: datetime) -> str:
-    """An aware moment in Beijing time: 2026年11月29日 04:01.
+def cn_datetime(moment: datetime, *, seconds: bool = False) -> str:
+    """An aware moment in Beijing time: 2026年11月29日 04:01 (with ``seconds``: 04:01:09).
 
     Raises ValueError when the moment has no Beijing time a ``datetime`` can hold (within hours of
     year 1 or year 9999): callers show only :func:`plausible` moments."""
@@ -35,4 +35,4 @@ def cn_datetime(moment: datetime) -> str:
         t = moment.astimezone(CHINA)
     except OverflowError as exc:
         raise ValueError(f"{moment.isoformat()} has no representable Beijing time") from exc
-    return f"{cn_date(t.date())} {t.hour:02d}:{t.minute:02d}"
+    return f"{cn_date(t.date())} {t.hour:02d}:{t.minute:02d}" + (f":{t.second:02d}" if seconds else "")

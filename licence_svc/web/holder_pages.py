@@ -144,6 +144,12 @@ def beijing_time(value: datetime | str | None) -> str:
     return "" if value is None else cn_datetime(_stored(value))
 
 
+@bp.app_template_filter("beijing_seconds")
+def beijing_seconds(value: datetime | str | None) -> str:
+    """A moment to the second in Beijing time, as a verdict page gives its check time."""
+    return "" if value is None else cn_datetime(_stored(value), seconds=True)
+
+
 @bp.app_template_filter("beijing_date")
 def beijing_date(value: datetime | str | None) -> str:
     """The day of a stored UTC time in Beijing (2026年11月29日)."""
