@@ -7,6 +7,13 @@
   const esc = (s) => String(s == null ? '' : s).replace(/[&<>"']/g, (c) => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c]));
   // What was handed in, as the clerk says it; the code stays in data-evidence for programs.
   const EVIDENCE = {qr: '二维码', pdf: 'PDF 文件', image: '图片（照片或扫描）', scan: '扫描件（无签章的 PDF）'};
+  // An ISO 8601 moment as the pages give it: Beijing time (UTC+8 all year), 2026年12月08日 10:20:33.
+  function beijing(iso) {
+    const t = new Date(Date.parse(iso) + 8 * 3600 * 1000);
+    const two = (n) => String(n).padStart(2, '0');
+    return t.getUTCFullYear() + '年' + two(t.getUTCMonth() + 1) + '月' + two(t.getUTCDate()) + '日 ' +
+      two(t.getUTCHours()) + ':' + two(t.getUTCMinutes()) + ':' + two(t.getUTCSeconds());
+  }
   const reasons = (checks, passed) => checks.filter((c) => c.passed === passed).map((c) => c.reason_zh || c.reason);
 
   // valid: green; unchecked (genuine, status not checked): amber, never green; the rest: red.
@@ -53,8 +60,8 @@
     html += '<ul class="checks">' + report.checks.map((c) =>
       '<li class="' + (c.passed ? 'pass' : (c.passed === false ? 'fail' : 'skip')) + '" data-check="' + esc(c.name) + '">' +
       esc(c.label || c.name) + '：' + esc(c.reason_zh || c.reason) + '</li>').join('') + '</ul>';
-    html += '<p class="muted" data-evidence="' + esc(report.evidence) + '">核验时间：' + esc(report.checked_at.slice(0, 19).replace('T', ' ')) +
-      ' UTC · 证据：' + esc(EVIDENCE[report.evidence] || report.evidence) + '</p></div>';
+    html += '<p class="muted" data-evidence="' + esc(report.evidence) + '">核验时间：' + esc(beijing(report.checked_at)) +
+      '（北京时间） · 证据：' + esc(EVIDENCE[report.evidence] || report.evidence) + '</p></div>';
     result.innerHTML = html;
   }
 

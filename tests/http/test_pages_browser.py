@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -134,6 +135,8 @@ def test_console_scanner_uploads_and_camera_work_under_the_csp(
     _scan(page, issued.qr_text)  # the USB scanner
     assert _verdict(page).get_attribute("data-verdict") == "valid"
     assert _background(_verdict(page)) == GREEN
+    said = page.locator("#result").inner_text()
+    assert "UTC" not in said and re.search(r"核验时间：\d{4}年\d{2}月\d{2}日 \d{2}:\d{2}:\d{2}（北京时间）", said), said
 
     pdf, png = tmp_path / "licence.pdf", tmp_path / "licence.png"
     pdf.write_bytes(issued.pdf)
