@@ -313,7 +313,7 @@ def _check_claims(
             ISSUER_AUTHORISED,
             "forged",
             "payload names another issuer than the signing key's department",
-            f"数据所称签发机关与签名密钥所属部门（{issuer.department_name}）不符",
+            f"数据所称制证单位与签名密钥所属部门（{issuer.department_name}）不符",
         )
     elif claims.kind not in issuer.kinds:
         label = KINDS[claims.kind].label
@@ -434,7 +434,7 @@ def _check_status(run: _Run, signed: _Signed, source: StatusSource, *, now: date
 _BOUND_FIELDS = (
     ("holder", "holder", "持证人"),
     ("kind", "kind", "证照类型"),
-    ("issuer", "issuer", "签发机关"),
+    ("issuer", "issuer", "制证单位"),
     ("issued_at", "issue time", "签发时间"),
     ("expires_at", "expiry", "有效期"),
     ("status_index", "status position", "状态列表位置"),

@@ -53,7 +53,7 @@
       html += '<table><tr><th>证照类型</th><td>' + esc(lic.kind_label) + '</td></tr>' +
         '<tr><th>持证人</th><td>' + esc(lic.holder) + '</td></tr>' +
         (lic.holder_id ? '<tr><th>证件号码</th><td>' + esc(lic.holder_id) + '</td></tr>' : '') +
-        '<tr><th>签发机关</th><td>' + esc((lic.issuer && (lic.issuer.name || lic.issuer.code)) || '') + '</td></tr>' +
+        '<tr><th>电子证照制证单位</th><td>' + esc((lic.issuer && (lic.issuer.name || lic.issuer.code)) || '') + '</td></tr>' +
         '<tr><th>有效期至</th><td>' + esc(lic.expires_at ? lic.expires_at.slice(0, 10) : '长期') + '</td></tr>' +
         '<tr><th>证照标识</th><td><code>' + esc(lic.identifier) + '</code></td></tr></table>';
     }

@@ -453,3 +453,16 @@ def sample_data_of(row: Any) -> dict[str, Any]:
     import json
 
     return json.loads(row.data_json)  # type: ignore[no-any-return]
+
+
+def test_the_printed_authority_and_the_issuing_department_are_named_apart(holder_client: Callable[[], Any], id_card: Callable[[], tuple[Any, str]], client: Any) -> None:
+    """An ID card prints its 签发机关 (a police bureau branch); the department that made the
+    electronic licence is its 电子证照制证单位. One label each, on the holder's page and the verdict page."""
+    issued, holder = id_card()
+    c = holder_client()
+    claim(c, issued, holder)
+    html = c.get(f"/me/licences/{issued.identifier}").get_data(as_text=True)
+    assert html.count("<dt>签发机关</dt>") == 1 and "<dt>签发机关</dt><dd>北京市公安局东城分局</dd>" in html
+    assert html.count("<dt>电子证照制证单位</dt>") == 1
+    verdict = client.get("/v/" + issued.qr_text.rsplit("/", 1)[-1]).get_data(as_text=True)
+    assert "<th>签发机关</th>" not in verdict and verdict.count("<th>电子证照制证单位</th>") == 1
