@@ -38,7 +38,11 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         slug = (exc.name or "error").lower().replace(" ", "-")
-        return problem(exc.code or 500, slug, exc.name or "Error", exc.description or "")
+        resp = problem(exc.code or 500, slug, exc.name or "Error", exc.description or "")
+        for name, value in exc.get_headers():  # a 405's Allow (RFC 9110 §15.5.6), and the like
+            if name.lower() != "content-type":
+                resp.headers[name] = value
+        return resp
 
     @app.errorhandler(Exception)
     def bug(exc: Exception) -> Response:
