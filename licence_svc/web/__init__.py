@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.before_request
     def _connect() -> None:
-        if request.endpoint not in ("public.health", "static"):  # liveness must not depend on the database
+        if request.endpoint not in ("public.health", "public.favicon", "static"):  # these must not depend on the database
             open_connection()
 
     @app.teardown_request

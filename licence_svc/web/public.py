@@ -55,6 +55,14 @@ def home() -> str:
     return render_template("home.html", kinds=KINDS.values())
 
 
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """What browsers ask of every site: the platform's red seal, cached for a day."""
+    resp = current_app.send_static_file("favicon.ico")
+    resp.headers["Cache-Control"] = "public, max-age=86400"
+    return resp
+
+
 @bp.get("/healthz")
 def health() -> dict[str, str]:
     return {"status": "ok"}

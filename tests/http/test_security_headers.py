@@ -170,3 +170,10 @@ def test_holder_pages(app: Any, make_licence: Callable[..., Any]) -> None:
     assert_secure(set_pw, "/me/set-password")
     assert_no_inline_code(set_pw.get_data(as_text=True), "/me/set-password")
     assert "img-src" in csp_directives(pages["/me/licences/<id>"]) and "data:" in csp_directives(pages["/me/licences/<id>"])["img-src"]
+
+
+def test_the_favicon_is_served(client: Any) -> None:
+    resp = client.get("/favicon.ico")
+    assert resp.status_code == 200 and resp.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert resp.headers["Cache-Control"] == "public, max-age=86400"
+    assert_secure(resp, "/favicon.ico")
