@@ -59,21 +59,29 @@ def verify_stream(
     """Walk a stream's unsealed events (intake rows in stream_seq order) from where the sealer
     left it to the head the stream recorded last; return how many were checked and the first
     broken link. ``head`` None: the stream has no recorded head (its row was deleted)."""
-    prev_hash, expected, count = sealed.hash, sealed.seq + 1, 0
+    last, count = sealed, 0
     for row in events:
-        seq = row["stream_seq"]
-        if seq != expected:
-            return count, ChainBreak(seq, f"stream sequence jumps from {expected - 1} to {seq}: events missing or reordered", stream)
-        if row["prev_hash"] != prev_hash:
-            return count, ChainBreak(seq, "previous-hash link does not match the event before it", stream)
-        if event_hash(stream_event(row), prev_hash) != row["hash"]:
-            return count, ChainBreak(seq, "event content does not match its hash (edited)", stream)
-        prev_hash, expected, count = row["hash"], expected + 1, count + 1
+        broken = _link_break(stream, row, last)
+        if broken is not None:
+            return count, broken
+        last, count = StreamPosition(row["stream_seq"], row["hash"]), count + 1
     if head is None:
         return count, ChainBreak(None, "events of a stream with no recorded head", stream)
-    if (head.seq, head.hash) != (expected - 1, prev_hash):
+    if head != last:
         return count, ChainBreak(head.seq, "stream head does not match its last event (events deleted, or the head rewritten)", stream)
     return count, None
+
+
+def _link_break(stream: str, row: Mapping[str, Any], last: StreamPosition) -> ChainBreak | None:
+    """Why ``row`` does not continue its stream after ``last``, if it does not."""
+    seq = row["stream_seq"]
+    if seq != last.seq + 1:
+        return ChainBreak(seq, f"stream sequence jumps from {last.seq} to {seq}: events missing or reordered", stream)
+    if row["prev_hash"] != last.hash:
+        return ChainBreak(seq, "previous-hash link does not match the event before it", stream)
+    if event_hash(stream_event(row), last.hash) != row["hash"]:
+        return ChainBreak(seq, "event content does not match its hash (edited)", stream)
+    return None
 
 
 @dataclass(frozen=True)
@@ -99,8 +107,7 @@ def fold(head: StreamPosition, rows: Iterable[Mapping[str, Any]], positions: Map
         stream = row["stream"]
         if stream in out.broken:
             continue
-        pos = out.positions.get(stream) or StreamPosition(0, stream_genesis(stream))
-        _, broken = verify_stream(stream, [row], pos, StreamPosition(row["stream_seq"], row["hash"]))
+        broken = _link_break(stream, row, out.positions.get(stream) or StreamPosition(0, stream_genesis(stream)))
         if broken is not None:
             out.broken[stream] = broken
             continue

@@ -18,7 +18,7 @@ from typing import Any
 import peewee
 
 from ..core.audit import FIELDS, GENESIS, Fold, StreamPosition, event_hash, stream_event, stream_genesis
-from .db import after_transaction, compiled, database, execute, is_sqlite, placeholder, prepared, register_errors, require_transaction, rows
+from .db import after_transaction, compiled, database, execute, insert_head, insert_sql, is_sqlite, placeholder, prepared, register_errors, require_transaction, rows
 from .models import AuditCheckpoint, AuditEvent, AuditHead, AuditIntake, AuditStream
 
 _COLUMNS = ("stream", "stream_seq", *[f for f in FIELDS if f != "seq"], "prev_hash", "hash")
@@ -85,11 +85,6 @@ def _row(stream: _Stream, at: datetime, actor: str, action: str, outcome: str, l
     return row
 
 
-def _insert_sql() -> str:
-    columns = ", ".join(f'"{c}"' for c in _COLUMNS)
-    return f'INSERT INTO "auditintake" ({columns}) VALUES ({", ".join([placeholder()] * len(_COLUMNS))})'
-
-
 def _head_sql() -> str:
     p = placeholder()
     return (
@@ -100,7 +95,7 @@ def _head_sql() -> str:
 
 def _statements() -> tuple[str, str]:
     """The record's two statements: the event, and its stream's head moved to it."""
-    return compiled("audit.intake", _insert_sql), compiled("audit.stream_head", _head_sql)
+    return insert_sql(AuditIntake, _COLUMNS, 1, placeholder()), compiled("audit.stream_head", _head_sql)
 
 
 def _params(row: Mapping[str, Any]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
@@ -142,9 +137,8 @@ def append_lazily(*, at: datetime, actor: str, action: str, outcome: str, licenc
                 conn.execute(head, head_values)
                 conn.execute("COMMIT")
             else:  # one round trip, of statements prepared on this connection
-                marks = ", ".join(["%s"] * len(values)), ", ".join(["%s"] * len(head_values))
                 insert_now, head_now = prepared("audit_intake", insert, len(values)), prepared("audit_stream_head", head, len(head_values))
-                execute(f"BEGIN; SET LOCAL synchronous_commit TO OFF; {insert_now}({marks[0]}); {head_now}({marks[1]}); COMMIT", values + head_values)
+                execute(f"BEGIN; SET LOCAL synchronous_commit TO OFF; {insert_now}; {head_now}; COMMIT", values + head_values)
     except BaseException:
         _local.stream = None  # committed or not: unknown, so this stream ends here
         try:
@@ -204,16 +198,15 @@ def save_fold(result: Fold) -> None:
     p = placeholder()
     cursor = database.cursor()
     events = [tuple(e[c] for c in _EVENT_COLUMNS) for e in result.events]
-    insert = f'INSERT INTO "auditevent" ({", ".join(chr(34) + c + chr(34) for c in _EVENT_COLUMNS)}) VALUES '
     if is_sqlite():
-        cursor.executemany(insert + f"({', '.join([p] * len(_EVENT_COLUMNS))})", events)
+        cursor.executemany(insert_sql(AuditEvent, _EVENT_COLUMNS, 1, p), events)
         for start in range(0, len(result.sealed_ids), 500):
             ids = result.sealed_ids[start : start + 500]
             cursor.execute(f'DELETE FROM "auditintake" WHERE "id" IN ({", ".join([p] * len(ids))})', ids)
     else:
         from psycopg2.extras import execute_values  # type: ignore[import-untyped]
 
-        execute_values(cursor, insert + "%s", events, page_size=500)
+        execute_values(cursor, insert_head(AuditEvent, _EVENT_COLUMNS) + " VALUES %s", events, page_size=500)
         cursor.execute('DELETE FROM "auditintake" WHERE "id" = ANY(%s)', (result.sealed_ids,))
     positions = [(pos.seq, pos.hash, stream) for stream, pos in result.positions.items()]
     cursor.executemany(f'UPDATE "auditstream" SET "sealed_seq" = {p}, "sealed_hash" = {p} WHERE "id" = {p}', positions)

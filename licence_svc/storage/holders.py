@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .db import register_errors, rows
-from .licences import LicenceRecord, insert_rows, licence_record
+from .db import insert_rows, register_errors, rows
+from .licences import LicenceRecord, licence_record
 from .models import ClaimCode, Licence, LicenceHolder
 
 

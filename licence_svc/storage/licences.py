@@ -11,14 +11,13 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 import peewee
 
 from ..core.statuslist import list_length
 from ..errors import Conflict, NotFound, SigningKeyRetired, Unavailable
-from .db import compiled, database, execute, is_sqlite, placeholder, register_errors, require_transaction, rows
+from .db import compiled, database, execute, insert_rows, is_sqlite, register_errors, require_transaction, rows
 from .models import Department, IdempotencyKey, Licence, SigningKey, StatusEvent
 
 
@@ -78,27 +77,6 @@ class StatusEventRecord:
 def licence_record(values: dict[str, Any]) -> LicenceRecord:
     """The record of a row read with ``.dicts()`` (foreign keys come as plain codes)."""
     return LicenceRecord(**values)
-
-
-@cache
-def _insert_sql(model: type[peewee.Model], names: tuple[str, ...], count: int, mark: str) -> str:
-    """INSERT INTO "table" ("column", ...) VALUES (?, ...), ... for ``count`` rows, with ``mark``
-    as the parameter mark (columns as peewee names them: a foreign key ``issuer`` is ``issuer_id``)."""
-    columns = ", ".join(f'"{model._meta.fields[n].column_name}"' for n in names)
-    values = ", ".join(["(" + ", ".join([mark] * len(names)) + ")"] * count)
-    return f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES {values}'
-
-
-def insert_rows(model: type[peewee.Model], names: tuple[str, ...], values: Sequence[Sequence[Any]]) -> None:
-    """INSERT the rows ``values`` (in the order of ``names``) in one statement, each value stored
-    as the model's field stores it (times in UTC). For the issue's inserts: peewee builds an
-    INSERT slower than SQLite runs it (about 0.1 ms for a licence row), so the statement text is
-    built once per table, columns and row count."""
-    if not values:
-        return
-    fields = [model._meta.fields[n] for n in names]
-    params = [field.db_value(value) for row in values for field, value in zip(fields, row, strict=True)]
-    execute(_insert_sql(model, names, len(values), placeholder()), params)
 
 
 def hold_signing_key(kid: str) -> None:
